@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything binlake needs on a Debian machine (run as root): MariaDB server and client
+# libraries from Debian, then binlake and its Python dependencies into ./.venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=()
+[ -x /usr/sbin/mariadbd ] || command -v mariadbd >/dev/null 2>&1 || packages+=(mariadb-server)
+command -v mariadb >/dev/null 2>&1 || packages+=(mariadb-client)
+dpkg -s libmariadb-dev >/dev/null 2>&1 || packages+=(libmariadb-dev)
+command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
+command -v gcc >/dev/null 2>&1 || packages+=(build-essential)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || packages+=(python3-venv)
+[ -e "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] || packages+=(python3-dev)
+if [ ${#packages[@]} -gt 0 ]; then
+    echo "Installing Debian packages: ${packages[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[dev${BINLAKE_EXTRAS:+,$BINLAKE_EXTRAS}]"
+echo "binlake installed: $(.venv/bin/binlake --version 2>/dev/null || .venv/bin/python -c 'import binlake; print(binlake.__version__)')"

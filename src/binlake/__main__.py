@@ -1,0 +1,3 @@
+from binlake.cli.main import run
+
+run()

@@ -1,0 +1,121 @@
+"""The ``binlake`` command: AWS CLI verbs and flags over the binlake library.
+
+Errors a user can fix print as one line and exit 1; usage errors exit 2; anything else is a bug and
+shows its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+try:  # typer 0.2x ships its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer depends on click
+    from click import exceptions as click_exceptions
+
+from binlake import __version__
+from binlake.cli.render import err_console
+from binlake.errors import BinlakeError
+from binlake.state.store import StateStore
+
+app = typer.Typer(
+    name="binlake",
+    help="Change data capture from MySQL/MariaDB into a DMS-layout data lake.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+DEFAULT_STATE_DIR = ".binlake"
+
+
+class Context:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._store: StateStore | None = None
+
+    @property
+    def store(self) -> StateStore:
+        if self._store is None:
+            self._store = StateStore(self.state_dir)
+        return self._store
+
+    @property
+    def sandbox_dir(self) -> Path:
+        return self.state_dir / "sandbox"
+
+
+@app.callback(invoke_without_command=True)
+def main_options(
+    ctx: typer.Context,
+    state_dir: Path = typer.Option(
+        None,
+        "--state-dir",
+        envvar="BINLAKE_STATE_DIR",
+        help=f"Where binlake keeps its state [default: ./{DEFAULT_STATE_DIR}].",
+    ),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+) -> None:
+    if version:
+        typer.echo(f"binlake {__version__}")
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    ctx.obj = Context((state_dir or Path(DEFAULT_STATE_DIR)).absolute())
+
+
+def context(ctx: typer.Context) -> Context:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+_registered = False
+
+
+def _register() -> None:
+    global _registered
+    if _registered:
+        return
+    from binlake.cli.commands import endpoints, sandbox, tasks
+
+    for module in (endpoints, tasks, sandbox):
+        module.register(app)
+    _registered = True
+
+
+def main(argv: list[str] | None = None) -> int:
+    _register()
+    command = typer.main.get_command(app)
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = command.main(args=args, prog_name="binlake", standalone_mode=False)
+    except BinlakeError as exc:
+        err_console.print(f"Error: {exc}", markup=False)
+        return 1
+    except click_exceptions.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        return 0
+    except click_exceptions.UsageError as exc:
+        where = f"binlake {exc.ctx.command_path.partition(' ')[2]}".strip() if exc.ctx else "binlake"
+        err_console.print(f"Error: {exc.format_message()} (fix: see '{where} --help')", markup=False)
+        return 2
+    except typer.Abort:
+        err_console.print("Aborted.")
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Output: DMS's JSON shapes with --output json, readable tables otherwise."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+class Output(StrEnum):
+    table = "table"
+    json = "json"
+    text = "text"
+
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=4, default=str, ensure_ascii=False) + "\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def print_records(title: str, records: list[dict[str, Any]], columns: list[str] | None = None) -> None:
+    if not records:
+        console.print(f"{title}: none")
+        return
+    columns = columns or list(dict.fromkeys(key for record in records for key in record))
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for record in records:
+        table.add_row(*(_cell(record.get(column)) for column in columns))
+    console.print(table)
+
+
+def print_mapping(title: str, record: dict[str, Any]) -> None:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in record.items():
+        table.add_row(key, _cell(value))
+    console.print(table)
+
+
+def render(data: dict[str, Any], output: Output, title: str, columns: list[str] | None = None) -> None:
+    """``data`` is DMS's JSON shape: one key holding a list of records, or a single record."""
+    if output == Output.json:
+        print_json(data)
+        return
+    (_key, value), *_ = data.items()
+    if isinstance(value, list):
+        print_records(title, value, columns)
+    else:
+        print_mapping(title, value if isinstance(value, dict) else data)

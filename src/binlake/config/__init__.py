@@ -1,0 +1,1 @@
+"""Settings with DMS's names: endpoints, task settings, table mappings."""

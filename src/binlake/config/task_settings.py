@@ -1,0 +1,96 @@
+"""ReplicationTaskSettings: the DMS JSON sections binlake acts on, and those it accepts as they are."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from binlake.errors import BinlakeError
+
+PREP_MODES = ("DO_NOTHING", "DROP_AND_CREATE", "TRUNCATE_BEFORE_LOAD")
+# Sections of DMS task settings that carry nothing binlake acts on yet; accepted so a pasted DMS
+# settings document works unchanged.
+PASSIVE_SECTIONS = (
+    "TargetMetadata",
+    "Logging",
+    "ControlTablesSettings",
+    "StreamBufferSettings",
+    "ChangeProcessingTuning",
+    "ChangeProcessingDdlHandlingPolicy",
+    "ErrorBehavior",
+    "ValidationSettings",
+    "CharacterSetSettings",
+    "BeforeImageSettings",
+    "LoopbackPreventionSettings",
+    "PostProcessingRules",
+    "TTSettings",
+    "FailTaskWhenCleanTaskResourceFailed",
+)
+
+
+@dataclass
+class FullLoadSettings:
+    TargetTablePrepMode: str = "DROP_AND_CREATE"
+    """DROP_AND_CREATE and TRUNCATE_BEFORE_LOAD remove the table's objects before loading; DO_NOTHING keeps them."""
+    MaxFullLoadSubTasks: int = 8
+    """Tables loaded in parallel (1-49)."""
+    CommitRate: int = 10_000
+    """Rows read from the source per batch (DMS's records transferred together)."""
+    CreatePkAfterFullLoad: bool = False
+    StopTaskCachedChangesApplied: bool = False
+    StopTaskCachedChangesNotApplied: bool = False
+    TransactionConsistencyTimeout: int = 600
+
+
+@dataclass
+class ReplicationTaskSettings:
+    FullLoadSettings: FullLoadSettings = field(default_factory=FullLoadSettings)
+    passive: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str | None) -> ReplicationTaskSettings:
+        if not text or not text.strip():
+            return cls()
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BinlakeError(
+                f"--replication-task-settings is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from None
+        if not isinstance(raw, dict):
+            raise BinlakeError("--replication-task-settings must be a JSON object")
+        settings = cls()
+        for section, value in raw.items():
+            if section == "FullLoadSettings":
+                settings.FullLoadSettings = _parse_full_load(value)
+            elif section in PASSIVE_SECTIONS:
+                settings.passive[section] = value
+            else:
+                raise BinlakeError(
+                    f"unknown task settings section {section!r}",
+                    fix=f"use FullLoadSettings or one of DMS's sections ({', '.join(PASSIVE_SECTIONS[:4])}, ...)",
+                )
+        return settings
+
+    def to_json(self) -> str:
+        return json.dumps({"FullLoadSettings": asdict(self.FullLoadSettings), **self.passive})
+
+
+def _parse_full_load(value: Any) -> FullLoadSettings:
+    if not isinstance(value, dict):
+        raise BinlakeError("FullLoadSettings must be a JSON object")
+    known = {f.name for f in fields(FullLoadSettings)}
+    for key in value:
+        if key not in known:
+            raise BinlakeError(f"unknown FullLoadSettings key {key!r}", fix=f"known keys: {', '.join(sorted(known))}")
+    settings = FullLoadSettings(**value)
+    if settings.TargetTablePrepMode not in PREP_MODES:
+        raise BinlakeError(
+            f"TargetTablePrepMode {settings.TargetTablePrepMode!r} is not supported", fix=f"use {PREP_MODES}"
+        )
+    if not isinstance(settings.MaxFullLoadSubTasks, int) or not 1 <= settings.MaxFullLoadSubTasks <= 49:
+        raise BinlakeError("MaxFullLoadSubTasks must be a whole number from 1 to 49")
+    if not isinstance(settings.CommitRate, int) or not 1 <= settings.CommitRate <= 100_000:
+        raise BinlakeError("CommitRate must be a whole number from 1 to 100000")
+    return settings

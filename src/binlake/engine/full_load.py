@@ -1,0 +1,274 @@
+"""Full load: every selected table streamed from a consistent snapshot into LOAD files.
+
+Tables load in parallel up to MaxFullLoadSubTasks, each on its own connection, each in bounded memory
+(CommitRate rows per read, row groups and files bounded by MaxFileSize). Statistics are written to the
+state store after every batch so other processes see progress.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from binlake.capture.snapshot import read_batches, start_consistent_snapshot
+from binlake.config.endpoint import S3Settings
+from binlake.config.mappings import TableMappings
+from binlake.config.task_settings import FullLoadSettings
+from binlake.dms import TableState
+from binlake.errors import BinlakeError
+from binlake.source.connection import SourceAddress, connect, explain
+from binlake.source.schema import SourceTable
+from binlake.source.types import Column, DecodeCounters, arrow_field
+from binlake.state.store import StateStore, utcnow
+from binlake.target import naming
+from binlake.target.store import Bucket
+from binlake.target.writer import RollingFileWriter, output_schema
+
+log = logging.getLogger(__name__)
+
+
+class StopRequested(Exception):
+    """The task was asked to stop; raised between batches."""
+
+
+@dataclass
+class TablePlan:
+    """One source table and how it lands in the target."""
+
+    source: SourceTable
+    target_schema: str
+    target_table: str
+    columns: tuple[Column, ...]
+    target_names: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return self.source.label
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([arrow_field(c, n) for c, n in zip(self.columns, self.target_names, strict=True)])
+
+
+def plan_table(source: SourceTable, mappings: TableMappings) -> TablePlan:
+    columns: list[Column] = []
+    names: list[str] = []
+    for column in source.columns:
+        name = mappings.target_column(source.schema, source.name, column.name)
+        if name is not None:
+            columns.append(column)
+            names.append(name)
+    if not columns:
+        raise BinlakeError(
+            f"transformation rules remove every column of {source.label}", fix="keep at least one column"
+        )
+    return TablePlan(
+        source,
+        mappings.target_schema(source.schema),
+        mappings.target_table(source.schema, source.name),
+        tuple(columns),
+        tuple(names),
+    )
+
+
+@dataclass
+class FullLoadResult:
+    completed: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    cancelled: list[str] = field(default_factory=list)
+
+
+class FullLoad:
+    def __init__(
+        self,
+        store: StateStore,
+        task_id: str,
+        address: SourceAddress,
+        bucket: Bucket,
+        s3: S3Settings,
+        settings: FullLoadSettings,
+        stop: threading.Event,
+    ) -> None:
+        self.store = store
+        self.task_id = task_id
+        self.address = address
+        self.bucket = bucket
+        self.s3 = s3
+        self.settings = settings
+        self.stop = stop
+
+    def run(self, plans: list[TablePlan]) -> FullLoadResult:
+        result = FullLoadResult()
+        for plan in plans:
+            self._set_state(plan, TableState.BEFORE_LOAD, reset=True)
+        workers = min(self.settings.MaxFullLoadSubTasks, max(len(plans), 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="full-load") as pool:
+            outcomes = list(pool.map(self._load_table_safely, plans))
+        for plan, outcome in zip(plans, outcomes, strict=True):
+            if outcome is None:
+                result.completed.append(plan.label)
+            elif isinstance(outcome, StopRequested):
+                result.cancelled.append(plan.label)
+            else:
+                result.errors[plan.label] = str(outcome)
+        return result
+
+    def _load_table_safely(self, plan: TablePlan) -> Exception | None:
+        if self.stop.is_set():
+            self._set_state(plan, TableState.TABLE_CANCELLED)
+            return StopRequested()
+        try:
+            self._load_table(plan)
+        except StopRequested as exc:
+            self._set_state(plan, TableState.TABLE_CANCELLED)
+            self.store.add_event(self.task_id, "state change", f"Full load cancelled for table {plan.label}")
+            return exc
+        except BinlakeError as exc:
+            self._fail_table(plan, str(exc))
+            return exc
+        except Exception as exc:
+            log.exception("Full load failed for table %s", plan.label)
+            self._fail_table(plan, f"{type(exc).__name__}: {exc}")
+            return exc
+        return None
+
+    def _fail_table(self, plan: TablePlan, message: str) -> None:
+        self._set_state(plan, TableState.TABLE_ERROR)
+        self.store.add_event(self.task_id, "failure", f"Table error on {plan.label}: {message}")
+        log.error("Table error on %s: %s", plan.label, message)
+
+    def _set_state(self, plan: TablePlan, state: TableState, reset: bool = False) -> None:
+        now = utcnow()
+        if reset:
+            self.store.execute(
+                "INSERT INTO table_statistics (task, schema_name, table_name, target_schema, target_table, "
+                "table_state, estimated_rows, last_update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (task, schema_name, table_name) DO UPDATE SET target_schema = excluded.target_schema, "
+                "target_table = excluded.target_table, table_state = excluded.table_state, "
+                "estimated_rows = excluded.estimated_rows, full_load_rows = 0, full_load_error_rows = 0, "
+                "full_load_start_time = NULL, full_load_end_time = NULL, load_files = 0, zero_dates = 0, "
+                "inserts = 0, updates = 0, deletes = 0, ddls = 0, last_update_time = excluded.last_update_time",
+                (
+                    self.task_id,
+                    plan.source.schema,
+                    plan.source.name,
+                    plan.target_schema,
+                    plan.target_table,
+                    state.value,
+                    plan.source.estimated_rows,
+                    now,
+                ),
+            )
+            return
+        self.store.execute(
+            "UPDATE table_statistics SET table_state = ?, last_update_time = ? "
+            "WHERE task = ? AND schema_name = ? AND table_name = ?",
+            (state.value, now, self.task_id, plan.source.schema, plan.source.name),
+        )
+
+    def _load_table(self, plan: TablePlan) -> None:
+        prefix = naming.table_prefix(self.s3.BucketFolder, plan.target_schema, plan.target_table)
+        first_sequence = 1
+        if self.settings.TargetTablePrepMode == "DO_NOTHING":
+            existing = [naming.LOAD_FILE.match(o.path.rpartition("/")[2]) for o in self.bucket.list(prefix)]
+            first_sequence = 1 + max((int(m.group(1)) for m in existing if m), default=0)
+        else:
+            self.bucket.delete_prefix(prefix)
+        started = utcnow()
+        self.store.execute(
+            "UPDATE table_statistics SET table_state = ?, full_load_start_time = ?, last_update_time = ? "
+            "WHERE task = ? AND schema_name = ? AND table_name = ?",
+            (TableState.FULL_LOAD.value, started, started, self.task_id, plan.source.schema, plan.source.name),
+        )
+        self.store.add_event(self.task_id, "state change", f"Full load started for table {plan.label}")
+        log.info("Full load started for table %s", plan.label)
+
+        conn = connect(self.address, raw=True)
+        counters = DecodeCounters()
+        extension = self.s3.extension
+        writer = RollingFileWriter(
+            self.bucket,
+            prefix,
+            self.s3,
+            output_schema(self.s3, plan.arrow_schema(), with_op=self.s3.IncludeOpForFullLoad),
+            lambda sequence: naming.load_file_name(sequence, extension),
+            first_sequence,
+        )
+        rows = 0
+        try:
+            position = start_consistent_snapshot(conn)
+            if position is not None:
+                self.store.execute(
+                    "UPDATE table_statistics SET snapshot_position = ? WHERE task = ? AND schema_name = ? "
+                    "AND table_name = ?",
+                    (str(position), self.task_id, plan.source.schema, plan.source.name),
+                )
+            load_time = datetime.now(UTC).replace(tzinfo=None)
+            for batch in read_batches(conn, plan.source, plan.columns, self.settings.CommitRate, counters):
+                if self.stop.is_set():
+                    raise StopRequested()
+                writer.write(self._decorate(batch, plan, load_time))
+                rows += batch.num_rows
+                self.store.execute(
+                    "UPDATE table_statistics SET full_load_rows = ?, last_update_time = ? "
+                    "WHERE task = ? AND schema_name = ? AND table_name = ?",
+                    (rows, utcnow(), self.task_id, plan.source.schema, plan.source.name),
+                )
+            files = writer.close()
+        except BaseException as exc:
+            writer.abort()
+            if isinstance(exc, _mysql_error()):
+                raise explain(exc, self.address) from None
+            raise
+        finally:
+            conn.close()
+        finished = utcnow()
+        self.store.execute(
+            "UPDATE table_statistics SET table_state = ?, full_load_rows = ?, full_load_end_time = ?, "
+            "load_files = ?, zero_dates = ?, last_update_time = ? WHERE task = ? AND schema_name = ? "
+            "AND table_name = ?",
+            (
+                TableState.TABLE_COMPLETED.value,
+                rows,
+                finished,
+                len(files),
+                counters.zero_dates,
+                finished,
+                self.task_id,
+                plan.source.schema,
+                plan.source.name,
+            ),
+        )
+        if counters.zero_dates:
+            log.warning("Table %s: %d zero or invalid dates written as NULL", plan.label, counters.zero_dates)
+            self.store.add_event(
+                self.task_id, "warning", f"{counters.zero_dates} zero dates in {plan.label} written as NULL"
+            )
+        self.store.add_event(
+            self.task_id,
+            "state change",
+            f"Full load finished for table {plan.label}: {rows} rows in {len(files)} files",
+        )
+        log.info("Full load finished for table %s: %d rows, %d files", plan.label, rows, len(files))
+
+    def _decorate(self, batch: pa.RecordBatch, plan: TablePlan, load_time: datetime) -> pa.RecordBatch:
+        """Rename to target names and prepend DMS's Op and timestamp columns where asked."""
+        arrays = list(batch.columns)
+        names = list(plan.target_names)
+        if self.s3.TimestampColumnName:
+            arrays.insert(0, pa.array([load_time] * batch.num_rows, pa.timestamp("us")))
+            names.insert(0, self.s3.TimestampColumnName)
+        if self.s3.IncludeOpForFullLoad:
+            arrays.insert(0, pa.array(["I"] * batch.num_rows, pa.string()))
+            names.insert(0, "Op")
+        return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def _mysql_error() -> type[Exception]:
+    import MySQLdb
+
+    return MySQLdb.Error

@@ -1,0 +1,208 @@
+"""Running a replication task: start, watch for stop requests, load, and record how it ended.
+
+A task runs in one process. Other processes (the CLI's stop-replication-task) talk to it only through
+the state store: they set ``desired_state`` and the task stops at its next batch boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from binlake.config.endpoint import Endpoint
+from binlake.config.mappings import TableMappings
+from binlake.config.task_settings import ReplicationTaskSettings
+from binlake.dms import STOP_REASON_FULL_LOAD_DONE, STOP_REASON_USER, MigrationType, StartType, TaskStatus
+from binlake.engine.full_load import FullLoad, FullLoadResult, TablePlan, plan_table
+from binlake.errors import BinlakeError
+from binlake.source.connection import SourceAddress, connect
+from binlake.source.schema import describe_table, list_tables
+from binlake.state import endpoints as endpoints_api
+from binlake.state import tasks as tasks_api
+from binlake.state.store import StateStore, utcnow
+from binlake.target.store import Bucket
+
+log = logging.getLogger(__name__)
+ACTIVE = (TaskStatus.STARTING.value, TaskStatus.RUNNING.value, TaskStatus.STOPPING.value)
+STOP_POLL_SECONDS = 0.25
+
+
+def source_address(endpoint: Endpoint) -> SourceAddress:
+    return SourceAddress(
+        host=endpoint.ServerName,
+        port=endpoint.Port,
+        user=endpoint.Username,
+        password=endpoint.password_ref().resolve(),
+        database=endpoint.DatabaseName or None,
+        ssl_mode=endpoint.SslMode,
+        ssl_ca=endpoint.CertificatePath or None,
+    )
+
+
+def task_dir(store: StateStore, identifier: str) -> Path:
+    path = store.state_dir / "tasks" / identifier
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def claim(store: StateStore, identifier: str, pid: int) -> tasks_api.ReplicationTask:
+    """Mark the task starting for ``pid``, or refuse when another process runs it."""
+    task = tasks_api.refresh(store, tasks_api.get(store, identifier))
+    with store.transaction() as db:
+        claimed = db.execute(
+            "UPDATE tasks SET status = ?, pid = ?, desired_state = NULL, stop_reason = NULL, "
+            "last_failure_message = NULL, started_at = ?, stopped_at = NULL "
+            f"WHERE identifier = ? AND status NOT IN ({', '.join('?' * len(ACTIVE))})",
+            (TaskStatus.STARTING.value, pid, utcnow(), identifier, *ACTIVE),
+        ).rowcount
+    if not claimed:
+        raise BinlakeError(
+            f"replication task {identifier} is already {task.status} (process {task.pid})",
+            fix=f"stop-replication-task --replication-task-arn {identifier} first",
+        )
+    store.add_event(identifier, "state change", "Replication task started")
+    return tasks_api.get(store, identifier)
+
+
+def request_stop(store: StateStore, identifier: str) -> tasks_api.ReplicationTask:
+    task = tasks_api.refresh(store, tasks_api.get(store, identifier))
+    if task.status not in ACTIVE:
+        raise BinlakeError(
+            f"replication task {identifier} is not running (status {task.status})",
+            fix="nothing to stop; start it with start-replication-task",
+        )
+    tasks_api.update(store, identifier, desired_state="stopped", status=TaskStatus.STOPPING.value)
+    store.add_event(identifier, "state change", "Stop requested")
+    return tasks_api.get(store, identifier)
+
+
+def select_tables(address: SourceAddress, mappings: TableMappings) -> list[TablePlan]:
+    conn = connect(address)
+    try:
+        names = [(s, t) for s, t in list_tables(conn) if mappings.selects(s, t)]
+        if not names:
+            raise BinlakeError(
+                f"the table mappings select no table on {address.host}:{address.port}",
+                fix="check the selection rules' schema-name and table-name (% is the wildcard)",
+            )
+        return [plan_table(describe_table(conn, s, t), mappings) for s, t in names]
+    finally:
+        conn.close()
+
+
+class TaskRunner:
+    """Runs one task to its end in this process."""
+
+    def __init__(self, store: StateStore, identifier: str) -> None:
+        self.store = store
+        self.identifier = identifier
+        self.stop_event = threading.Event()
+        self._watcher = threading.Thread(target=self._watch_stop, daemon=True, name="stop-watcher")
+        self._done = threading.Event()
+
+    def _watch_stop(self) -> None:
+        while not self._done.wait(STOP_POLL_SECONDS):
+            rows = self.store.query("SELECT desired_state FROM tasks WHERE identifier = ?", (self.identifier,))
+            if not rows or rows[0]["desired_state"] == "stopped":
+                self.stop_event.set()
+                return
+
+    def run(self, start_type: StartType) -> tasks_api.ReplicationTask:
+        task = claim(self.store, self.identifier, os.getpid())
+        handler = self._attach_log()
+        self._watcher.start()
+        try:
+            self._run(task, start_type)
+        except BinlakeError as exc:
+            self._finish(TaskStatus.FAILED, "FATAL_ERROR", str(exc))
+            raise
+        except BaseException as exc:
+            self._finish(TaskStatus.FAILED, "FATAL_ERROR", f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self._done.set()
+            logging.getLogger("binlake").removeHandler(handler)
+            handler.close()
+        return tasks_api.get(self.store, self.identifier)
+
+    def _attach_log(self) -> logging.Handler:
+        handler = logging.FileHandler(task_dir(self.store, self.identifier) / "task.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"))
+        handler.setLevel(logging.INFO)
+        root = logging.getLogger("binlake")
+        root.addHandler(handler)
+        if root.level == logging.NOTSET or root.level > logging.INFO:
+            root.setLevel(logging.INFO)
+        return handler
+
+    def _run(self, task: tasks_api.ReplicationTask, start_type: StartType) -> None:
+        source = endpoints_api.get(self.store, task.source_endpoint)
+        target = endpoints_api.get(self.store, task.target_endpoint)
+        assert target.S3Settings is not None
+        settings = ReplicationTaskSettings.parse(task.settings)
+        mappings = TableMappings.parse(task.table_mappings)
+        address = source_address(source)
+        bucket = Bucket.open(target.S3Settings)
+        bucket.check_writable()
+        plans = select_tables(address, mappings)
+        if task.migration_type != MigrationType.FULL_LOAD.value:
+            raise BinlakeError(
+                f"migration type {task.migration_type} needs change data capture, which this binlake build lacks",
+                fix="create the task with --migration-type full-load",
+            )
+        if start_type == StartType.RESUME_PROCESSING:
+            done = {
+                (r["schema_name"], r["table_name"])
+                for r in tasks_api.table_statistics(self.store, self.identifier)
+                if r["table_state"] == "Table completed"
+            }
+            plans = [p for p in plans if (p.source.schema, p.source.name) not in done]
+        tasks_api.update(self.store, self.identifier, status=TaskStatus.RUNNING.value)
+        log.info("Task %s running: %d tables to load", self.identifier, len(plans))
+        if plans:
+            tasks_api.update(self.store, self.identifier, full_load_started_at=utcnow(), full_load_finished_at=None)
+            loader = FullLoad(
+                self.store,
+                self.identifier,
+                address,
+                bucket,
+                target.S3Settings,
+                settings.FullLoadSettings,
+                self.stop_event,
+            )
+            result = loader.run(plans)
+            self._conclude(result)
+        else:
+            self._finish(TaskStatus.STOPPED, STOP_REASON_FULL_LOAD_DONE, None)
+
+    def _conclude(self, result: FullLoadResult) -> None:
+        if result.errors:
+            table, message = next(iter(result.errors.items()))
+            self._finish(TaskStatus.FAILED, "FATAL_ERROR", f"table {table}: {message}")
+            return
+        if result.cancelled:
+            self._finish(TaskStatus.STOPPED, STOP_REASON_USER, None)
+            return
+        tasks_api.update(self.store, self.identifier, full_load_finished_at=utcnow())
+        self.store.add_event(self.identifier, "state change", "Full load completed")
+        self._finish(TaskStatus.STOPPED, STOP_REASON_FULL_LOAD_DONE, None)
+
+    def _finish(self, status: TaskStatus, reason: str, failure: str | None) -> None:
+        tasks_api.update(
+            self.store,
+            self.identifier,
+            status=status.value,
+            stop_reason=reason,
+            last_failure_message=failure,
+            stopped_at=utcnow(),
+            pid=None,
+            desired_state=None,
+        )
+        if failure:
+            self.store.add_event(self.identifier, "failure", f"Replication task failed: {failure}")
+            log.error("Task %s failed: %s", self.identifier, failure)
+        else:
+            self.store.add_event(self.identifier, "state change", f"Replication task stopped ({reason})")
+            log.info("Task %s stopped: %s", self.identifier, reason)

@@ -1,0 +1,1 @@
+"""The MySQL/MariaDB side: connections, schema, type mapping."""

@@ -1,0 +1,114 @@
+"""Connections to the source, with server errors turned into one-line causes and fixes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import MySQLdb
+from MySQLdb import _mysql
+
+from binlake.config.secret import Secret
+from binlake.errors import BinlakeError
+
+CONNECT_TIMEOUT_SECONDS = 10
+# Server error codes (https://mariadb.com/kb/en/mariadb-error-codes/).
+ER_ACCESS_DENIED = 1045
+ER_DBACCESS_DENIED = 1044
+ER_TABLEACCESS_DENIED = 1142
+ER_SPECIFIC_ACCESS_DENIED = 1227
+ER_BAD_DB = 1049
+CR_CONNECTION_ERROR = 2002
+CR_CONN_HOST_ERROR = 2003
+CR_UNKNOWN_HOST = 2005
+CR_SERVER_GONE = 2006
+CR_SERVER_LOST = 2013
+CR_SSL_CONNECTION_ERROR = 2026
+
+
+@dataclass(frozen=True)
+class SourceAddress:
+    """Where and as whom to connect; the password is resolved only when connecting."""
+
+    host: str
+    port: int
+    user: str
+    password: Secret
+    database: str | None = None
+    ssl_mode: str = "none"  # none | require | verify-ca | verify-full
+    ssl_ca: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+
+def _ssl_kwargs(address: SourceAddress) -> dict[str, object]:
+    if address.ssl_mode == "none":
+        return {}
+    ssl: dict[str, object] = {}
+    if address.ssl_ca:
+        ssl["ca"] = address.ssl_ca
+    kwargs: dict[str, object] = {"ssl": ssl or {"ca": None}}
+    kwargs["ssl_mode"] = {"require": "REQUIRED", "verify-ca": "VERIFY_CA", "verify-full": "VERIFY_IDENTITY"}[
+        address.ssl_mode
+    ]
+    return kwargs
+
+
+def explain(exc: MySQLdb.Error, address: SourceAddress) -> BinlakeError:
+    """A server or client error as a one-line cause and fix."""
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    detail = exc.args[1] if len(exc.args) > 1 else str(exc)
+    if code in (CR_CONN_HOST_ERROR, CR_CONNECTION_ERROR, CR_UNKNOWN_HOST):
+        return BinlakeError(
+            f"cannot reach MySQL at {address.host}:{address.port} ({detail})",
+            fix="check --server-name and --port, and that the server runs and accepts TCP connections from here",
+        )
+    if code == ER_ACCESS_DENIED:
+        return BinlakeError(
+            f"access denied for {address.label}: wrong user name or password",
+            fix="check --username and the password in the endpoint's --password-env variable or --password-file",
+        )
+    if code in (ER_DBACCESS_DENIED, ER_TABLEACCESS_DENIED, ER_SPECIFIC_ACCESS_DENIED):
+        return BinlakeError(
+            f"{address.user} lacks a privilege on {address.host}:{address.port} ({detail})",
+            fix=f"GRANT SELECT, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '{address.user}'@'%'",
+        )
+    if code == ER_BAD_DB:
+        return BinlakeError(f"{detail} on {address.host}:{address.port}", fix="check --database-name")
+    if code == CR_SSL_CONNECTION_ERROR:
+        return BinlakeError(
+            f"TLS connection to {address.host}:{address.port} failed ({detail})",
+            fix="check --ssl-mode and --certificate (the CA file), or use --ssl-mode none",
+        )
+    if code in (CR_SERVER_GONE, CR_SERVER_LOST):
+        return BinlakeError(
+            f"lost the connection to {address.host}:{address.port} ({detail})",
+            fix="check that the server is up; raise net_write_timeout if it drops long reads",
+        )
+    return BinlakeError(f"MySQL error on {address.host}:{address.port}: {detail}")
+
+
+def connect(address: SourceAddress, *, raw: bool = False) -> MySQLdb.connections.Connection | _mysql.connection:
+    """A connection in UTC with utf8mb4. ``raw`` gives the low-level connection returning bytes."""
+    kwargs: dict[str, object] = dict(
+        host=address.host,
+        port=address.port,
+        user=address.user,
+        password=address.password.reveal(),
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        **_ssl_kwargs(address),
+    )
+    if address.database:
+        kwargs["database"] = address.database
+    try:
+        if raw:
+            conn = _mysql.connect(conv={}, **kwargs)
+            conn.set_character_set("utf8mb4")
+            conn.query("SET time_zone = '+00:00', net_write_timeout = 3600, net_read_timeout = 3600")
+            return conn
+        conn = MySQLdb.connect(charset="utf8mb4", autocommit=True, **kwargs)
+        conn.query("SET time_zone = '+00:00'")
+        return conn
+    except MySQLdb.Error as exc:
+        raise explain(exc, address) from None

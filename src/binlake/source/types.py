@@ -1,0 +1,152 @@
+"""MySQL column types → Arrow types, and the decode of text-protocol values into Arrow columns.
+
+The mapping is DESIGN.md §1's table. Values arrive from the server as raw bytes (the text protocol,
+``conv={}``) and are turned into one Arrow array per column per batch with vectorised casts; only the
+rare types without an Arrow cast (TIME, BIT) go value by value.
+
+TIME maps to ``duration(us)``: it keeps negative values and values beyond 24 hours (MySQL's range is
+-838:59:59 to 838:59:59), which ``time64`` cannot hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from binlake.errors import BinlakeError
+
+_INT_TYPES = {
+    "tinyint": (pa.int8(), pa.uint8()),
+    "smallint": (pa.int16(), pa.uint16()),
+    "mediumint": (pa.int32(), pa.uint32()),
+    "int": (pa.int32(), pa.uint32()),
+    "integer": (pa.int32(), pa.uint32()),
+    "bigint": (pa.int64(), pa.uint64()),
+}
+_STRING_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json"}
+_BINARY_TYPES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
+_GEOMETRY_TYPES = {
+    "geometry",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
+    "geometrycollection",
+}
+_ZERO_DATE_PATTERN = r"^0000-|-00"
+_UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
+_TIMESTAMP = pa.timestamp("us")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One source column as information_schema describes it."""
+
+    name: str
+    data_type: str  # information_schema DATA_TYPE, lower case: 'int', 'decimal', 'datetime', ...
+    column_type: str  # full COLUMN_TYPE: 'int(10) unsigned', "enum('a','b')", ...
+    nullable: bool = True
+    numeric_precision: int | None = None
+    numeric_scale: int | None = None
+    character_set: str | None = None
+
+    @property
+    def unsigned(self) -> bool:
+        return "unsigned" in self.column_type.lower()
+
+
+def arrow_type(column: Column) -> pa.DataType:
+    """The Arrow type a MySQL column maps to (exact: no widening, no loss)."""
+    kind = column.data_type.lower()
+    if kind in _INT_TYPES:
+        signed, unsigned = _INT_TYPES[kind]
+        return unsigned if column.unsigned else signed
+    if kind in ("decimal", "numeric"):
+        precision = column.numeric_precision or 10
+        scale = column.numeric_scale or 0
+        return pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
+    if kind == "float":
+        return pa.float32()
+    if kind in ("double", "real"):
+        return pa.float64()
+    if kind == "date":
+        return pa.date32()
+    if kind == "datetime":
+        return _TIMESTAMP
+    if kind == "timestamp":
+        return _UTC_TIMESTAMP
+    if kind == "time":
+        return pa.duration("us")
+    if kind == "year":
+        return pa.int16()
+    if kind == "bit":
+        return pa.int64()
+    if kind in _STRING_TYPES:
+        # CHAR/VARCHAR/TEXT declared with the binary character set are byte strings.
+        return pa.binary() if column.character_set == "binary" else pa.string()
+    if kind in _BINARY_TYPES or kind in _GEOMETRY_TYPES:
+        return pa.binary()
+    raise BinlakeError(
+        f"column {column.name} has type {column.column_type}, which binlake does not map yet",
+        fix="exclude the column with a remove-column transformation rule",
+    )
+
+
+@dataclass
+class DecodeCounters:
+    """What decoding changed on the way: zero or invalid dates turned into NULL (DMS does the same)."""
+
+    zero_dates: int = 0
+
+
+def _null_zero_dates(text: pa.Array, counters: DecodeCounters) -> pa.Array:
+    date_part = pc.utf8_slice_codeunits(text, 0, 10)
+    zero = pc.match_substring_regex(date_part, _ZERO_DATE_PATTERN)
+    zero_count = pc.sum(zero).as_py() or 0
+    if zero_count:
+        counters.zero_dates += zero_count
+        text = pc.if_else(zero, pa.scalar(None, pa.string()), text)
+    return text
+
+
+def parse_time(value: bytes | str) -> int:
+    """MySQL TIME text ('-838:59:59.000000') → microseconds."""
+    text = value.decode() if isinstance(value, bytes) else value
+    negative = text.startswith("-")
+    if negative:
+        text = text[1:]
+    clock, _, fraction = text.partition(".")
+    hours, minutes, seconds = (int(part) for part in clock.split(":"))
+    micros = ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + int((fraction + "000000")[:6])
+    return -micros if negative else micros
+
+
+def decode_text_column(values: Sequence[bytes | None], column: Column, counters: DecodeCounters) -> pa.Array:
+    """Raw text-protocol values of one column → an Arrow array of ``arrow_type(column)``."""
+    target = arrow_type(column)
+    kind = column.data_type.lower()
+    if pa.types.is_binary(target) and kind != "bit":
+        return pa.array(values, pa.binary())
+    if kind == "time":
+        return pa.array([None if v is None else parse_time(v) for v in values], pa.int64()).cast(target)
+    if kind == "bit":
+        return pa.array([None if v is None else int.from_bytes(v, "big") for v in values], pa.int64())
+    text = pa.array(values, pa.string())
+    if pa.types.is_string(target):
+        return text
+    if kind in ("date", "datetime", "timestamp"):
+        text = _null_zero_dates(text, counters)
+        if kind == "date":
+            return text.cast(pa.date32())
+        naive = text.cast(_TIMESTAMP)
+        return naive.cast(_UTC_TIMESTAMP) if kind == "timestamp" else naive
+    return text.cast(target)
+
+
+def arrow_field(column: Column, name: str | None = None) -> pa.Field:
+    return pa.field(name or column.name, arrow_type(column), nullable=True)

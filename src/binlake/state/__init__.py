@@ -1,0 +1,1 @@
+"""Durable state: endpoints, tasks, table statistics, events (SQLite, WAL)."""

@@ -1,0 +1,137 @@
+"""The state store: SQLite in WAL mode under the state directory, shared by a running task and the CLI.
+
+Each process opens its own connection; writers serialise on SQLite's lock (busy_timeout), readers never
+block. Passwords never reach it: endpoints keep only where the password lives.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from binlake.errors import BinlakeError
+
+STATE_FILE = "state.db"
+MARKER_FILE = "BINLAKE_STATE"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS endpoints (
+    identifier TEXT PRIMARY KEY,
+    endpoint_type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    identifier TEXT PRIMARY KEY,
+    source_endpoint TEXT NOT NULL,
+    target_endpoint TEXT NOT NULL,
+    migration_type TEXT NOT NULL,
+    table_mappings TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    status TEXT NOT NULL,
+    stop_reason TEXT,
+    last_failure_message TEXT,
+    desired_state TEXT,
+    pid INTEGER,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    stopped_at TEXT,
+    full_load_started_at TEXT,
+    full_load_finished_at TEXT
+);
+CREATE TABLE IF NOT EXISTS table_statistics (
+    task TEXT NOT NULL,
+    schema_name TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    target_schema TEXT NOT NULL,
+    target_table TEXT NOT NULL,
+    inserts INTEGER NOT NULL DEFAULT 0,
+    deletes INTEGER NOT NULL DEFAULT 0,
+    updates INTEGER NOT NULL DEFAULT 0,
+    ddls INTEGER NOT NULL DEFAULT 0,
+    full_load_rows INTEGER NOT NULL DEFAULT 0,
+    full_load_condtnl_chk_failed_rows INTEGER NOT NULL DEFAULT 0,
+    full_load_error_rows INTEGER NOT NULL DEFAULT 0,
+    full_load_start_time TEXT,
+    full_load_end_time TEXT,
+    last_update_time TEXT,
+    table_state TEXT NOT NULL,
+    estimated_rows INTEGER NOT NULL DEFAULT 0,
+    load_files INTEGER NOT NULL DEFAULT 0,
+    zero_dates INTEGER NOT NULL DEFAULT 0,
+    snapshot_position TEXT,
+    PRIMARY KEY (task, schema_name, table_name)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task TEXT NOT NULL,
+    event_time TEXT NOT NULL,
+    category TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_task ON events (task, event_time);
+"""
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class StateStore:
+    """One process's handle on the state directory; safe to share between its threads."""
+
+    def __init__(self, state_dir: Path, *, create: bool = True) -> None:
+        self.state_dir = Path(state_dir)
+        marker = self.state_dir / MARKER_FILE
+        if self.state_dir.exists() and any(self.state_dir.iterdir()) and not marker.exists():
+            raise BinlakeError(
+                f"{self.state_dir} is not a binlake state directory",
+                fix="pass --state-dir with an empty or binlake directory",
+            )
+        if not self.state_dir.exists():
+            if not create:
+                raise BinlakeError(f"state directory {self.state_dir} does not exist", fix="check --state-dir")
+            self.state_dir.mkdir(parents=True)
+        marker.touch()
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.state_dir / STATE_FILE, timeout=30, check_same_thread=False, isolation_level=None
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> int:
+        with self._lock:
+            return self._db.execute(sql, params).rowcount
+
+    # -- events ---------------------------------------------------------------
+    def add_event(self, task: str, category: str, message: str) -> None:
+        self.execute(
+            "INSERT INTO events (task, event_time, category, message) VALUES (?, ?, ?, ?)",
+            (task, utcnow(), category, message),
+        )

@@ -1,0 +1,152 @@
+"""A bucket: a local directory or an S3 (or S3-compatible) bucket, behind pyarrow's filesystems.
+
+Files are published atomically: a local file is written under a temporary name and renamed; an S3
+object appears only when its upload completes. A reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from binlake.config.endpoint import S3Settings
+from binlake.errors import BinlakeError
+
+TEMP_SUFFIX = ".binlake-tmp"
+
+
+@dataclass
+class ObjectInfo:
+    path: str  # relative to the bucket root
+    size: int
+    mtime: float | None
+
+
+class Bucket:
+    """Where a target endpoint's files go; every path here is relative to the bucket root."""
+
+    def __init__(self, fs: pafs.FileSystem, root: str, url: str, local: bool) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.url = url
+        self.local = local
+
+    @classmethod
+    def open(cls, settings: S3Settings) -> Bucket:
+        if settings.is_local:
+            path = settings.BucketName.removeprefix("file://")
+            root = os.path.abspath(path)
+            return cls(pafs.LocalFileSystem(), root, root, local=True)
+        name = settings.BucketName.removeprefix("s3://").strip("/")
+        kwargs: dict[str, object] = {
+            "region": settings.Region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or "us-east-1"
+        }
+        if settings.EndpointUrl:
+            scheme, _, host = settings.EndpointUrl.partition("://")
+            kwargs.update(endpoint_override=host or scheme, scheme=scheme if host else "https")
+        if os.environ.get("AWS_ACCESS_KEY_ID"):
+            kwargs.update(
+                access_key=os.environ["AWS_ACCESS_KEY_ID"],
+                secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+                session_token=os.environ.get("AWS_SESSION_TOKEN"),
+            )
+        kwargs.update(connect_timeout=5, request_timeout=30, retry_strategy=pafs.AwsStandardS3RetryStrategy(3))
+        return cls(pafs.S3FileSystem(**kwargs), name, f"s3://{name}", local=False)
+
+    def full(self, path: str) -> str:
+        return f"{self.root}/{path}" if path else self.root
+
+    def check_writable(self) -> None:
+        """Raise a one-line error when the bucket is missing or not writable."""
+        try:
+            info = self.fs.get_file_info(self.root)
+        except OSError as exc:
+            raise self._explain(exc) from None
+        if info.type == pafs.FileType.NotFound:
+            if self.local:
+                raise BinlakeError(f"bucket directory {self.root} does not exist", fix=f"mkdir -p {self.root}")
+            raise BinlakeError(f"bucket {self.url} does not exist", fix="create the bucket or fix BucketName")
+        if self.local and info.type != pafs.FileType.Directory:
+            raise BinlakeError(f"bucket path {self.root} is not a directory", fix="point BucketName at a directory")
+        probe = f".binlake-write-test-{uuid.uuid4().hex}"
+        try:
+            with self.fs.open_output_stream(self.full(probe)) as out:
+                out.write(b"ok")
+            self.fs.delete_file(self.full(probe))
+        except OSError as exc:
+            raise self._explain(exc, writing=True) from None
+
+    def _explain(self, exc: OSError, writing: bool = False) -> BinlakeError:
+        text = str(exc).splitlines()[0]
+        if self.local:
+            return BinlakeError(
+                f"cannot write to bucket directory {self.root} ({text})",
+                fix=f"make {self.root} writable by this user",
+            )
+        if "NoSuchBucket" in text or "does not exist" in text:
+            return BinlakeError(f"bucket {self.url} does not exist", fix="create the bucket or fix BucketName")
+        if (
+            "AccessDenied" in text
+            or "Forbidden" in text
+            or "InvalidAccessKeyId" in text
+            or "SignatureDoesNotMatch" in text
+        ):
+            return BinlakeError(
+                f"access to {self.url} denied ({text})",
+                fix="check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and the bucket policy",
+            )
+        action = "write to" if writing else "reach"
+        return BinlakeError(f"cannot {action} {self.url} ({text})", fix="check EndpointUrl, Region and the network")
+
+    def open_temp_output(self, path: str) -> tuple[pa.NativeFile, str]:
+        """A stream for ``path`` that becomes visible under its name only at ``publish``."""
+        parent = path.rpartition("/")[0]
+        if self.local:
+            self.fs.create_dir(self.full(parent), recursive=True)
+            temp = f"{path}{TEMP_SUFFIX}"
+            return self.fs.open_output_stream(self.full(temp)), temp
+        return self.fs.open_output_stream(self.full(path)), path
+
+    def publish(self, temp: str, path: str) -> None:
+        if temp != path:
+            os.replace(self.full(temp), self.full(path))
+
+    def discard(self, temp: str) -> None:
+        if self.local:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.full(temp))
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        selector = pafs.FileSelector(self.full(prefix), recursive=True, allow_not_found=True)
+        try:
+            infos = self.fs.get_file_info(selector)
+        except OSError as exc:
+            raise self._explain(exc) from None
+        start = len(self.root) + 1
+        return sorted(
+            (
+                ObjectInfo(info.path[start:], info.size or 0, info.mtime.timestamp() if info.mtime else None)
+                for info in infos
+                if info.type == pafs.FileType.File and not info.path.endswith(TEMP_SUFFIX)
+            ),
+            key=lambda o: o.path,
+        )
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every object under ``prefix`` (a table's folder before a reload)."""
+        full = self.full(prefix)
+        if self.local:
+            if Path(full).exists():
+                self.fs.delete_dir_contents(full, missing_dir_ok=True)
+            return
+        for info in self.list(prefix):
+            self.fs.delete_file(self.full(info.path))

@@ -1,0 +1,141 @@
+"""Writers of one table's files in DMS's formats: Parquet or CSV, rolled over at MaxFileSize."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from binlake.config.endpoint import S3Settings
+from binlake.target.store import Bucket
+
+ROW_GROUP_ROWS = 131_072
+
+
+def output_schema(settings: S3Settings, columns: pa.Schema, with_op: bool) -> pa.Schema:
+    """DMS's column order: Op, then the timestamp column, then the table's columns."""
+    fields: list[pa.Field] = []
+    if with_op:
+        fields.append(pa.field("Op", pa.string()))
+    if settings.TimestampColumnName:
+        fields.append(pa.field(settings.TimestampColumnName, pa.timestamp("us")))
+    return pa.schema(fields + list(columns))
+
+
+class _FormatStream:
+    """One open file of either format."""
+
+    def __init__(self, settings: S3Settings, schema: pa.Schema, sink: pa.NativeFile) -> None:
+        self.sink = sink
+        self._parquet: pq.ParquetWriter | None = None
+        self._csv: pacsv.CSVWriter | None = None
+        if settings.DataFormat == "parquet":
+            self._parquet = pq.ParquetWriter(
+                sink,
+                schema,
+                compression="gzip" if settings.CompressionType == "GZIP" else "snappy",
+                version="1.0" if settings.ParquetVersion == "parquet-1-0" else "2.6",
+                write_statistics=settings.EnableStatistics,
+                coerce_timestamps="ms" if settings.ParquetTimestampInMillisecond else None,
+                allow_truncated_timestamps=settings.ParquetTimestampInMillisecond,
+            )
+        else:
+            if settings.CompressionType == "GZIP":
+                self.sink = pa.CompressedOutputStream(sink, "gzip")
+            options = pacsv.WriteOptions(include_header=settings.AddColumnName, delimiter=settings.CsvDelimiter)
+            self._csv = pacsv.CSVWriter(self.sink, schema, write_options=options)
+
+    def write(self, table: pa.Table) -> None:
+        if self._parquet is not None:
+            self._parquet.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        else:
+            assert self._csv is not None
+            self._csv.write_table(table)
+
+    def size(self) -> int:
+        return self.sink.tell()
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        elif self._csv is not None:
+            self._csv.close()
+        self.sink.close()
+
+
+class RollingFileWriter:
+    """Writes batches of one schema into files named by ``name_for(sequence)``, each published whole.
+
+    A file is closed and published once it reaches MaxFileSize; batches are buffered into row groups
+    of up to ROW_GROUP_ROWS rows (or MaxFileSize bytes, whichever comes first).
+    """
+
+    def __init__(
+        self,
+        bucket: Bucket,
+        prefix: str,
+        settings: S3Settings,
+        schema: pa.Schema,
+        name_for: Callable[[int], str],
+        first_sequence: int = 1,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self.settings = settings
+        self.schema = schema
+        self.name_for = name_for
+        self.sequence = first_sequence
+        self.max_bytes = settings.MaxFileSize * 1024
+        self.published: list[str] = []
+        self._buffer: list[pa.RecordBatch] = []
+        self._buffered_rows = 0
+        self._buffered_bytes = 0
+        self._stream: _FormatStream | None = None
+        self._temp = ""
+        self._path = ""
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._buffer.append(batch)
+        self._buffered_rows += batch.num_rows
+        self._buffered_bytes += batch.nbytes
+        if self._buffered_rows >= ROW_GROUP_ROWS or self._buffered_bytes >= self.max_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        if self._stream is None:
+            self._path = f"{self.prefix}/{self.name_for(self.sequence)}"
+            sink, self._temp = self.bucket.open_temp_output(self._path)
+            self._stream = _FormatStream(self.settings, self.schema, sink)
+        self._stream.write(pa.Table.from_batches(self._buffer, schema=self.schema))
+        self._buffer, self._buffered_rows, self._buffered_bytes = [], 0, 0
+        if self._stream.size() >= self.max_bytes:
+            self._publish()
+
+    def _publish(self) -> None:
+        assert self._stream is not None
+        self._stream.close()
+        self.bucket.publish(self._temp, self._path)
+        self.published.append(self._path)
+        self._stream = None
+        self.sequence += 1
+
+    def close(self) -> list[str]:
+        """Flush and publish what is left; returns every published path."""
+        self._flush()
+        if self._stream is not None:
+            self._publish()
+        return self.published
+
+    def abort(self) -> None:
+        """Drop the unpublished file; published ones stay (the caller decides)."""
+        if self._stream is not None:
+            with contextlib.suppress(OSError):
+                self._stream.close()
+            self.bucket.discard(self._temp)
+            self._stream = None
+        self._buffer = []

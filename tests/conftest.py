@@ -1,0 +1,182 @@
+"""Fixtures: one private MariaDB for the whole run, a fresh state directory and bucket per test, and a
+way to run the ``binlake`` command in-process or as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import MySQLdb
+import pytest
+
+from binlake.cli.main import main
+from binlake.sandbox import Sandbox, SandboxInfo, free_port
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    box = Sandbox(tmp_path_factory.mktemp("sandbox") / "mariadb", port=free_port())
+    box.start()
+    yield box
+    box.destroy()
+
+
+@pytest.fixture(scope="session")
+def sandbox_info(sandbox: Sandbox) -> SandboxInfo:
+    return sandbox.info()
+
+
+@pytest.fixture
+def admin(sandbox: Sandbox) -> Iterator[MySQLdb.connections.Connection]:
+    conn = sandbox.root_connection()
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def database(admin: MySQLdb.connections.Connection) -> Iterator[str]:
+    """A fresh, uniquely named schema, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    admin.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    yield name
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict:
+        return json.loads(self.stdout)
+
+
+class Binlake:
+    """Runs binlake commands against one state directory, in-process (fast) or as a subprocess."""
+
+    def __init__(self, state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.state_dir = state_dir
+        self.capsys = capsys
+
+    def __call__(self, *args: str) -> Result:
+        self.capsys.readouterr()
+        code = main(["--state-dir", str(self.state_dir), *args])
+        out, err = self.capsys.readouterr()
+        return Result(code, out, err)
+
+    def ok(self, *args: str) -> Result:
+        result = self(*args)
+        assert result.exit_code == 0, result.stderr + result.stdout
+        return result
+
+    def spawn(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "binlake", "--state-dir", str(self.state_dir), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def run_process(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        done = subprocess.run(
+            [sys.executable, "-m", "binlake", "--state-dir", str(self.state_dir), *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            timeout=300,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def binlake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Binlake:
+    return Binlake(tmp_path / "state", capsys)
+
+
+@pytest.fixture
+def bucket(tmp_path: Path) -> Path:
+    path = tmp_path / "bucket"
+    path.mkdir()
+    return path
+
+
+def mappings(schema: str, table: str = "%", extra_rules: list[dict] | None = None) -> str:
+    rules: list[dict] = [
+        {
+            "rule-type": "selection",
+            "rule-id": "1",
+            "rule-name": "include",
+            "object-locator": {"schema-name": schema, "table-name": table},
+            "rule-action": "include",
+        }
+    ]
+    return json.dumps({"rules": rules + (extra_rules or [])})
+
+
+@pytest.fixture
+def endpoints(binlake: Binlake, sandbox_info: SandboxInfo, bucket: Path) -> tuple[str, str]:
+    """A source endpoint on the sandbox and a local-directory target; returns their identifiers."""
+    binlake.ok(
+        "create-endpoint",
+        "--endpoint-identifier",
+        "src",
+        "--endpoint-type",
+        "source",
+        "--engine-name",
+        "mariadb",
+        "--server-name",
+        sandbox_info.host,
+        "--port",
+        str(sandbox_info.port),
+        "--username",
+        sandbox_info.user,
+        "--password-file",
+        sandbox_info.password_file,
+    )
+    binlake.ok(
+        "create-endpoint",
+        "--endpoint-identifier",
+        "lake",
+        "--endpoint-type",
+        "target",
+        "--engine-name",
+        "s3",
+        "--s3-settings",
+        json.dumps({"BucketName": str(bucket), "BucketFolder": "hub"}),
+    )
+    return "src", "lake"
+
+
+def create_task(binlake: Binlake, name: str, table_mappings: str, *extra: str, target: str = "lake") -> Result:
+    return binlake.ok(
+        "create-replication-task",
+        "--replication-task-identifier",
+        name,
+        "--source-endpoint-arn",
+        "src",
+        "--target-endpoint-arn",
+        target,
+        "--migration-type",
+        "full-load",
+        "--table-mappings",
+        table_mappings,
+        *extra,
+    )
+
+
+def run_task(binlake: Binlake, name: str, start_type: str = "start-replication") -> Result:
+    return binlake(
+        "start-replication-task",
+        "--replication-task-arn",
+        name,
+        "--start-replication-task-type",
+        start_type,
+        "--quiet",
+    )
