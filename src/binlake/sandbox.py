@@ -72,6 +72,19 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def process_alive(pid: int) -> bool:
+    try:  # reap it when it is our own child, or a zombie would look alive
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -133,11 +146,7 @@ class Sandbox:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return None
-        return pid
+        return pid if process_alive(pid) else None
 
     def is_running(self) -> bool:
         return self.pid() is not None and self.socket_path.exists()
@@ -280,9 +289,7 @@ class Sandbox:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except OSError:
+            if not process_alive(pid):
                 return True
             time.sleep(0.1)
         os.kill(pid, signal.SIGKILL)

@@ -106,6 +106,7 @@ class TaskRunner:
         while not self._done.wait(STOP_POLL_SECONDS):
             rows = self.store.query("SELECT desired_state FROM tasks WHERE identifier = ?", (self.identifier,))
             if not rows or rows[0]["desired_state"] == "stopped":
+                log.info("Stop request received; stopping at the next batch boundary")
                 self.stop_event.set()
                 return
 

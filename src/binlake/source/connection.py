@@ -16,6 +16,7 @@ ER_ACCESS_DENIED = 1045
 ER_DBACCESS_DENIED = 1044
 ER_TABLEACCESS_DENIED = 1142
 ER_SPECIFIC_ACCESS_DENIED = 1227
+ER_COLUMNACCESS_DENIED = 1143
 ER_BAD_DB = 1049
 CR_CONNECTION_ERROR = 2002
 CR_CONN_HOST_ERROR = 2003
@@ -69,7 +70,7 @@ def explain(exc: MySQLdb.Error, address: SourceAddress) -> BinlakeError:
             f"access denied for {address.label}: wrong user name or password",
             fix="check --username and the password in the endpoint's --password-env variable or --password-file",
         )
-    if code in (ER_DBACCESS_DENIED, ER_TABLEACCESS_DENIED, ER_SPECIFIC_ACCESS_DENIED):
+    if code in (ER_DBACCESS_DENIED, ER_TABLEACCESS_DENIED, ER_COLUMNACCESS_DENIED, ER_SPECIFIC_ACCESS_DENIED):
         return BinlakeError(
             f"{address.user} lacks a privilege on {address.host}:{address.port} ({detail})",
             fix=f"GRANT SELECT, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '{address.user}'@'%'",

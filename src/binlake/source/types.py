@@ -6,6 +6,12 @@ rare types without an Arrow cast (TIME, BIT) go value by value.
 
 TIME maps to ``duration(us)``: it keeps negative values and values beyond 24 hours (MySQL's range is
 -838:59:59 to 838:59:59), which ``time64`` cannot hold.
+
+BIT(n) maps to ``uint64``: n goes up to 64, and BIT(64) with its top bit set does not fit an int64.
+
+FLOAT must be selected as ``CAST(col AS DOUBLE)`` (``select_expression``): MariaDB's text protocol prints
+FLOAT with 6 significant digits (16777216 comes back as '16777200'), while the double it widens to prints
+exactly and narrows back to the stored float32 without loss.
 """
 
 from __future__ import annotations
@@ -85,7 +91,7 @@ def arrow_type(column: Column) -> pa.DataType:
     if kind == "year":
         return pa.int16()
     if kind == "bit":
-        return pa.int64()
+        return pa.uint64()
     if kind in _STRING_TYPES:
         # CHAR/VARCHAR/TEXT declared with the binary character set are byte strings.
         return pa.binary() if column.character_set == "binary" else pa.string()
@@ -114,6 +120,14 @@ def _null_zero_dates(text: pa.Array, counters: DecodeCounters) -> pa.Array:
     return text
 
 
+def select_expression(column: Column) -> str:
+    """The SELECT-list expression that reads ``column`` without loss through the text protocol."""
+    quoted = "`" + column.name.replace("`", "``") + "`"
+    if column.data_type.lower() == "float":
+        return f"CAST({quoted} AS DOUBLE)"
+    return quoted
+
+
 def parse_time(value: bytes | str) -> int:
     """MySQL TIME text ('-838:59:59.000000') → microseconds."""
     text = value.decode() if isinstance(value, bytes) else value
@@ -135,7 +149,7 @@ def decode_text_column(values: Sequence[bytes | None], column: Column, counters:
     if kind == "time":
         return pa.array([None if v is None else parse_time(v) for v in values], pa.int64()).cast(target)
     if kind == "bit":
-        return pa.array([None if v is None else int.from_bytes(v, "big") for v in values], pa.int64())
+        return pa.array([None if v is None else int.from_bytes(v, "big") for v in values], pa.uint64())
     text = pa.array(values, pa.string())
     if pa.types.is_string(target):
         return text

@@ -34,7 +34,7 @@ class ReplicationTask:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ReplicationTask:
-        return cls(**{key: row[key] for key in row})
+        return cls(**{key: row[key] for key in row.keys()})  # noqa: SIM118 - sqlite3.Row iterates values
 
 
 def create(store: StateStore, task: ReplicationTask) -> ReplicationTask:

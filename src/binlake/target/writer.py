@@ -37,7 +37,10 @@ class _FormatStream:
                 sink,
                 schema,
                 compression="gzip" if settings.CompressionType == "GZIP" else "snappy",
-                version="1.0" if settings.ParquetVersion == "parquet-1-0" else "2.6",
+                # The format version stays 2.6 so every Arrow type keeps its logical type (1.0 would
+                # widen uint32 to int64); DMS's ParquetVersion chooses the data page version.
+                version="2.6",
+                data_page_version="1.0" if settings.ParquetVersion == "parquet-1-0" else "2.0",
                 write_statistics=settings.EnableStatistics,
                 coerce_timestamps="ms" if settings.ParquetTimestampInMillisecond else None,
                 allow_truncated_timestamps=settings.ParquetTimestampInMillisecond,

@@ -202,11 +202,12 @@ def start_replication_task(
     shape = _describe(store, task)
     if output == Output.json:
         render({"ReplicationTask": shape}, output, "")
-        return
-    if not quiet:
+    elif not quiet:
         render({"ReplicationTasks": [_flat(shape)]}, output, "Replication task", TASK_COLUMNS)
         stats = [tasks_api.describe_table_statistics(r) for r in tasks_api.table_statistics(store, task.identifier)]
         render({"TableStatistics": stats}, output, "Table statistics", STATS_COLUMNS)
+    if task.status == "failed":
+        raise BinlakeError(f"replication task {task.identifier} failed: {task.last_failure_message}")
 
 
 def _start_detached(state_dir: Path, store: StateStore, identifier: str, start_type: StartType, output: Output) -> None:

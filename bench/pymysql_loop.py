@@ -1,0 +1,92 @@
+"""Baseline contender: the plain PyMySQL server-side cursor → pyarrow → Parquet loop.
+
+What one writes by hand without a tool: ``SSCursor`` + ``fetchmany``, rows turned into columns, values
+exactly as PyMySQL returns them (``Decimal``, ``datetime``, ``str``, ``int``), ``pa.Table.from_pydict``
+and one ``pq.ParquetWriter`` per table (Snappy, pyarrow's default). The Arrow schema is inferred from
+the first batch; decimals are widened to precision 38 there, so that a later batch with a wider value
+still fits the file's schema. Tables load one after the other, on one connection each.
+
+Run by bench/full_load.py in a child process:
+``python bench/pymysql_loop.py --host H --port P --user U --password-file F --database D --out DIR t1 t2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pymysql
+import pymysql.cursors
+
+
+def widen(schema: pa.Schema) -> pa.Schema:
+    """The first batch's inferred schema, with decimals widened so any later batch fits."""
+    fields = []
+    for f in schema:
+        if pa.types.is_decimal(f.type):
+            fields.append(pa.field(f.name, pa.decimal128(38, f.type.scale)))
+        elif pa.types.is_null(f.type):
+            fields.append(pa.field(f.name, pa.string()))
+        else:
+            fields.append(f)
+    return pa.schema(fields)
+
+
+def load_table(conn: pymysql.connections.Connection, table: str, out_dir: Path, batch_rows: int) -> dict[str, int]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{table}.parquet"
+    rows_total = 0
+    writer: pq.ParquetWriter | None = None
+    schema: pa.Schema | None = None
+    with conn.cursor(pymysql.cursors.SSCursor) as cur:
+        cur.execute(f"SELECT * FROM `{table}`")
+        names = [d[0] for d in cur.description]
+        while True:
+            rows = cur.fetchmany(batch_rows)
+            if not rows:
+                break
+            columns = dict(zip(names, (list(c) for c in zip(*rows, strict=True)), strict=True))
+            if schema is None:
+                schema = widen(pa.Table.from_pydict(columns).schema)
+                writer = pq.ParquetWriter(path, schema)
+            assert writer is not None
+            writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+            rows_total += len(rows)
+    if writer is not None:
+        writer.close()
+    return {"rows": rows_total, "bytes": path.stat().st_size if path.exists() else 0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password-file", required=True)
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--batch-rows", type=int, default=10_000)
+    parser.add_argument("tables", nargs="+")
+    args = parser.parse_args(argv)
+    password = Path(args.password_file).read_text().strip()
+    started = time.monotonic()
+    result: dict[str, dict[str, int]] = {}
+    for table in args.tables:
+        conn = pymysql.connect(
+            host=args.host, port=args.port, user=args.user, password=password, database=args.database, charset="utf8mb4"
+        )
+        try:
+            result[table] = load_table(conn, table, args.out / table, args.batch_rows)
+        finally:
+            conn.close()
+    json.dump({"tables": result, "seconds": time.monotonic() - started}, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""Imports flow one way (DESIGN.md §2): nothing imports cli; engine is imported only by cli."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import binlake
+
+PACKAGE = Path(binlake.__file__).parent
+
+
+def imports_of(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("binlake"):
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names if alias.name.startswith("binlake"))
+    return names
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+# layer -> layers it may not import
+FORBIDDEN = {
+    "config": {"source", "capture", "target", "state", "engine", "cli"},
+    "source": {"capture", "target", "state", "engine", "cli"},
+    "capture": {"target", "state", "engine", "cli"},
+    "target": {"source", "capture", "state", "engine", "cli"},
+    "state": {"source", "capture", "target", "engine", "cli"},
+    "engine": {"cli"},
+    "sandbox": {"engine", "cli"},
+    "sample": {"engine", "cli"},
+}
+
+
+def test_imports_flow_one_way() -> None:
+    violations = []
+    for path in PACKAGE.rglob("*.py"):
+        module = "binlake." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        own = layer(module)
+        for imported in imports_of(path):
+            if layer(imported) in FORBIDDEN.get(own, set()):
+                violations.append(f"{module} imports {imported}")
+    assert violations == []
