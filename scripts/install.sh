@@ -20,6 +20,11 @@ if [ ${#packages[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev${BINLAKE_EXTRAS:+,$BINLAKE_EXTRAS}]"
+log=.venv/install.log
+if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+       .venv/bin/python -m pip install -q -e ".[dev${BINLAKE_EXTRAS:+,$BINLAKE_EXTRAS}]"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "pip install failed (log above, also in $log)" >&2
+    exit 1
+fi
 echo "binlake installed: $(.venv/bin/binlake --version 2>/dev/null || .venv/bin/python -c 'import binlake; print(binlake.__version__)')"

@@ -36,27 +36,9 @@ class Case:
     arrow: pa.DataType
     values: tuple[tuple[str, Any], ...]
 
-    @property
-    def id(self) -> str:
-        return self.column
 
-
-def case(column: str, arrow: pa.DataType, *values: tuple[str, Any], pending: str = "") -> Any:
-    """A parametrized case; ``pending`` names a known bug outside the type mapping, marked strict xfail
-    (so the fix turns it into a failure that asks for the mark to go)."""
-    marks = [pytest.mark.xfail(reason=pending, strict=True)] if pending else []
-    return pytest.param(Case(column, arrow, values), id=column, marks=marks)
-
-
-# Known bugs outside source/types.py. Remove the ``pending=`` of a case when its fix lands.
-PARQUET_1_0_UINT32 = (
-    "target/writer.py passes ParquetVersion parquet-1-0 to pyarrow as version='1.0', which writes uint32 as int64; "
-    "use version='2.6' and data_page_version='1.0'/'2.0' for parquet-1-0/parquet-2-0"
-)
-FLOAT_TEXT_PROTOCOL = (
-    "capture/snapshot.py selects FLOAT columns as they are, and the text protocol prints them with 6 significant "
-    "digits; select with types.select_expression (CAST(col AS DOUBLE))"
-)
+def case(column: str, arrow: pa.DataType, *values: tuple[str, Any]) -> Any:
+    return pytest.param(Case(column, arrow, values), id=column)
 
 
 def f32(value: float) -> float:
@@ -73,6 +55,12 @@ def ts_utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=UTC)
 
 
+def short(value: Any) -> str:
+    """A value's repr, cut for failure messages (some values are 100k characters)."""
+    text = repr(value)
+    return text if len(text) <= 200 else f"{text[:200]}... ({len(text)} characters)"
+
+
 def sql_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
@@ -87,13 +75,13 @@ INTEGERS = [
     case("SMALLINT", pa.int16(), ("-32768", -32768), ("32767", 32767)),
     case("SMALLINT UNSIGNED", pa.uint16(), ("0", 0), ("65535", 65535)),
     case("MEDIUMINT", pa.int32(), ("-8388608", -8388608), ("8388607", 8388607)),
-    case("MEDIUMINT UNSIGNED", pa.uint32(), ("0", 0), ("16777215", 16777215), pending=PARQUET_1_0_UINT32),
+    case("MEDIUMINT UNSIGNED", pa.uint32(), ("0", 0), ("16777215", 16777215)),
     case("INT", pa.int32(), ("-2147483648", -2147483648), ("2147483647", 2147483647)),
-    case("INT UNSIGNED", pa.uint32(), ("0", 0), ("4294967295", 4294967295), pending=PARQUET_1_0_UINT32),
+    case("INT UNSIGNED", pa.uint32(), ("0", 0), ("4294967295", 4294967295)),
     case("BIGINT", pa.int64(), ("-9223372036854775808", -(2**63)), ("9223372036854775807", 2**63 - 1)),
     case("BIGINT UNSIGNED", pa.uint64(), ("0", 0), ("18446744073709551615", 2**64 - 1)),
     case("BOOLEAN", pa.int8(), ("TRUE", 1), ("FALSE", 0)),
-    case("INT(5) UNSIGNED ZEROFILL", pa.uint32(), ("42", 42), ("4294967295", 4294967295), pending=PARQUET_1_0_UINT32),
+    case("INT(5) UNSIGNED ZEROFILL", pa.uint32(), ("42", 42), ("4294967295", 4294967295)),
 ]
 
 DECIMALS = [
@@ -144,7 +132,6 @@ FLOATS = [
         ("123456.789", f32(123456.789)),
         ("-0.5", -0.5),
         ("0", 0.0),
-        pending=FLOAT_TEXT_PROTOCOL,
     ),
     case(
         "DOUBLE",
@@ -237,6 +224,9 @@ YEARS = [
 
 MULTIBYTE = (("'東京'", "東京"), ("'😀'", "😀"), ("'Zürich'", "Zürich"), ("''", ""), ("'a''b\\\\c'", "a'b\\c"))
 STRINGS = [
+    case("UUID", pa.string(), ("'123e4567-e89b-12d3-a456-426614174000'", "123e4567-e89b-12d3-a456-426614174000")),
+    case("INET4", pa.string(), ("'192.0.2.1'", "192.0.2.1")),
+    case("INET6", pa.string(), ("'2001:db8::1'", "2001:db8::1")),
     case("CHAR(10)", pa.string(), *MULTIBYTE, ("'東京😀Zürich'", "東京😀Zürich")),
     case("VARCHAR(255)", pa.string(), *MULTIBYTE, ("REPEAT('東', 255)", "東" * 255)),
     case("TINYTEXT", pa.string(), *MULTIBYTE),
@@ -347,8 +337,9 @@ def check_case(table: pa.Table, type_case: Case) -> None:
     values = table.column("v").to_pylist()
     expected = [value for _, value in type_case.values] + [None]
     for got, want, (literal, _) in zip(values, expected, [*type_case.values, ("NULL", None)], strict=True):
-        assert type(got) is type(want), f"{literal}: {got!r} is not a {type(want).__name__}"
-        assert got == want, f"{literal}: {got!r} != {want!r}"
+        literal = short(literal)
+        assert type(got) is type(want), f"{literal}: {short(got)} is not a {type(want).__name__}"
+        assert got == want, f"{literal}: {short(got)} != {short(want)}"
         if isinstance(want, Decimal):
             # Decimals compare by value; the scale must be the column's too.
             assert got.as_tuple().exponent == -type_case.arrow.scale, f"{literal}: {got!r} has the wrong scale"
@@ -412,12 +403,10 @@ def test_bit_is_an_unsigned_integer(admin, binlake, bucket, database, endpoints,
     check_case(load_case(admin, binlake, bucket, database, type_case), type_case)
 
 
-# The wide test leaves out the cases with a pending fix; they join it when their mark goes.
 ALL_CASES: list[Case] = [
     param.values[0]
     for group in (INTEGERS, DECIMALS, FLOATS, DATES, DATETIMES, TIMESTAMPS, TIMES, YEARS, STRINGS, BINARIES, BITS)
     for param in group
-    if not param.marks
 ]
 
 
@@ -438,8 +427,8 @@ def test_a_null_in_every_column(admin, binlake, bucket, database, endpoints):
     assert table.schema == pa.schema(expected_schema)
     for i, type_case in enumerate(ALL_CASES):
         null, first = table.column(f"c{i}").to_pylist()
-        assert null is None, f"{type_case.column}: {null!r} is not NULL"
-        assert first == type_case.values[0][1], f"{type_case.column}: {first!r}"
+        assert null is None, f"{type_case.column}: {short(null)} is not NULL"
+        assert first == type_case.values[0][1], f"{type_case.column}: {short(first)}"
 
 
 def test_zero_dates_become_null_and_are_counted(admin, binlake, bucket, database, endpoints):

@@ -12,8 +12,8 @@ import pyarrow as pa
 from MySQLdb import _mysql
 
 from binlake.capture.position import BinlogPosition
-from binlake.source.schema import SourceTable, quote
-from binlake.source.types import Column, DecodeCounters, arrow_field, decode_text_column
+from binlake.source.schema import SourceTable
+from binlake.source.types import Column, DecodeCounters, arrow_field, decode_text_column, select_expression
 
 
 def start_consistent_snapshot(conn: _mysql.connection) -> BinlogPosition | None:
@@ -41,7 +41,7 @@ def read_batches(
 ) -> Iterator[pa.RecordBatch]:
     """Stream ``columns`` of ``table`` as record batches of at most ``batch_rows`` rows."""
     schema = pa.schema([arrow_field(column) for column in columns])
-    select = ", ".join(quote(column.name) for column in columns)
+    select = ", ".join(select_expression(column) for column in columns)
     conn.query(f"SELECT {select} FROM {table.qualified}")
     result = conn.use_result()
     while True:

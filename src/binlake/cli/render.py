@@ -15,7 +15,6 @@ from rich.table import Table
 class Output(StrEnum):
     table = "table"
     json = "json"
-    text = "text"
 
 
 # Off a terminal (pipes, files, CI logs) tables are not folded to 80 columns.

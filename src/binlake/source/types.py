@@ -32,7 +32,21 @@ _INT_TYPES = {
     "integer": (pa.int32(), pa.uint32()),
     "bigint": (pa.int64(), pa.uint64()),
 }
-_STRING_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json"}
+# uuid, inet4 and inet6 are MariaDB's own types (10.7+, 10.10+), read as their text forms.
+_STRING_TYPES = {
+    "char",
+    "varchar",
+    "tinytext",
+    "text",
+    "mediumtext",
+    "longtext",
+    "enum",
+    "set",
+    "json",
+    "uuid",
+    "inet4",
+    "inet6",
+}
 _BINARY_TYPES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
 _GEOMETRY_TYPES = {
     "geometry",

@@ -2,6 +2,10 @@
 
 Files are published atomically: a local file is written under a temporary name and renamed; an S3
 object appears only when its upload completes. A reader never sees half a file.
+
+On S3, pyarrow keeps a "directory" alive after deleting its last object by writing a zero-byte marker
+object named ``<folder>/``; a reload therefore leaves ``<BucketFolder>/<schema>/<table>/`` next to the
+new LOAD files. Readers (pyarrow, Spark, Athena, DuckDB globs) treat it as a folder, not as data.
 """
 
 from __future__ import annotations
@@ -19,6 +23,21 @@ from binlake.config.endpoint import S3Settings
 from binlake.errors import BinlakeError
 
 TEMP_SUFFIX = ".binlake-tmp"
+# How S3 errors read: pyarrow spells the AWS SDK's codes (NO_SUCH_BUCKET), S3 itself CamelCase (NoSuchBucket).
+NO_BUCKET_ERRORS = ("NO_SUCH_BUCKET", "NoSuchBucket", "The specified bucket does not exist")
+DENIED_ERRORS = (
+    "ACCESS_DENIED",
+    "AccessDenied",
+    "Forbidden",
+    "INVALID_ACCESS_KEY_ID",
+    "InvalidAccessKeyId",
+    "SIGNATURE_DOES_NOT_MATCH",
+    "SignatureDoesNotMatch",
+    "EXPIRED_TOKEN",
+    "ExpiredToken",
+    "INVALID_TOKEN",
+    "InvalidToken",
+)
 
 
 @dataclass
@@ -51,7 +70,7 @@ class Bucket:
             or "us-east-1"
         }
         if settings.EndpointUrl:
-            scheme, _, host = settings.EndpointUrl.partition("://")
+            scheme, _, host = settings.EndpointUrl.rstrip("/").partition("://")
             kwargs.update(endpoint_override=host or scheme, scheme=scheme if host else "https")
         if os.environ.get("AWS_ACCESS_KEY_ID"):
             kwargs.update(
@@ -67,14 +86,16 @@ class Bucket:
 
     def check_writable(self) -> None:
         """Raise a one-line error when the bucket is missing or not writable."""
+        # On S3 only the bucket must exist: a key prefix in BucketName ("s3://name/prefix") is made by writing.
+        checked = self.root if self.local else self.root.partition("/")[0]
         try:
-            info = self.fs.get_file_info(self.root)
+            info = self.fs.get_file_info(checked)
         except OSError as exc:
             raise self._explain(exc) from None
         if info.type == pafs.FileType.NotFound:
             if self.local:
                 raise BinlakeError(f"bucket directory {self.root} does not exist", fix=f"mkdir -p {self.root}")
-            raise BinlakeError(f"bucket {self.url} does not exist", fix="create the bucket or fix BucketName")
+            raise self._no_bucket()
         if self.local and info.type != pafs.FileType.Directory:
             raise BinlakeError(f"bucket path {self.root} is not a directory", fix="point BucketName at a directory")
         probe = f".binlake-write-test-{uuid.uuid4().hex}"
@@ -92,14 +113,9 @@ class Bucket:
                 f"cannot write to bucket directory {self.root} ({text})",
                 fix=f"make {self.root} writable by this user",
             )
-        if "NoSuchBucket" in text or "does not exist" in text:
-            return BinlakeError(f"bucket {self.url} does not exist", fix="create the bucket or fix BucketName")
-        if (
-            "AccessDenied" in text
-            or "Forbidden" in text
-            or "InvalidAccessKeyId" in text
-            or "SignatureDoesNotMatch" in text
-        ):
+        if any(code in text for code in NO_BUCKET_ERRORS):
+            return self._no_bucket()
+        if any(code in text for code in DENIED_ERRORS):
             return BinlakeError(
                 f"access to {self.url} denied ({text})",
                 fix="check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and the bucket policy",
@@ -107,23 +123,35 @@ class Bucket:
         action = "write to" if writing else "reach"
         return BinlakeError(f"cannot {action} {self.url} ({text})", fix="check EndpointUrl, Region and the network")
 
+    def _no_bucket(self) -> BinlakeError:
+        bucket = self.root.partition("/")[0]
+        return BinlakeError(f"bucket s3://{bucket} does not exist", fix="create the bucket or fix BucketName")
+
     def open_temp_output(self, path: str) -> tuple[pa.NativeFile, str]:
         """A stream for ``path`` that becomes visible under its name only at ``publish``."""
         parent = path.rpartition("/")[0]
-        if self.local:
-            self.fs.create_dir(self.full(parent), recursive=True)
-            temp = f"{path}{TEMP_SUFFIX}"
+        temp = f"{path}{TEMP_SUFFIX}" if self.local else path
+        try:
+            if self.local:
+                self.fs.create_dir(self.full(parent), recursive=True)
             return self.fs.open_output_stream(self.full(temp)), temp
-        return self.fs.open_output_stream(self.full(path)), path
+        except OSError as exc:
+            raise self._explain(exc, writing=True) from None
 
     def publish(self, temp: str, path: str) -> None:
         if temp != path:
             os.replace(self.full(temp), self.full(path))
 
     def discard(self, temp: str) -> None:
+        """Drop an unpublished file. On S3, closing the stream (as an abort does) completes the upload, so the
+        object is deleted again if it appeared."""
         if self.local:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.full(temp))
+            return
+        with contextlib.suppress(OSError):
+            if self.fs.get_file_info(self.full(temp)).type == pafs.FileType.File:
+                self.fs.delete_file(self.full(temp))
 
     def list(self, prefix: str) -> list[ObjectInfo]:
         selector = pafs.FileSelector(self.full(prefix), recursive=True, allow_not_found=True)
@@ -148,5 +176,8 @@ class Bucket:
             if Path(full).exists():
                 self.fs.delete_dir_contents(full, missing_dir_ok=True)
             return
-        for info in self.list(prefix):
-            self.fs.delete_file(self.full(info.path))
+        # One listing and batched DeleteObjects calls (1000 keys each), not a HEAD+DELETE per object.
+        try:
+            self.fs.delete_dir_contents(full, missing_dir_ok=True)
+        except OSError as exc:
+            raise self._explain(exc, writing=True) from None

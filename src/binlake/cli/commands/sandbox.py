@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _sandbox(ctx: typer.Context, port: int | None = None) -> Sandbox:
-    return Sandbox(context(ctx).sandbox_dir, port=port)
+    cli = context(ctx)
+    cli.store  # noqa: B018 - marks the state directory as binlake's before the sandbox writes into it
+    return Sandbox(cli.sandbox_dir, port=port)
 
 
 def _show(sandbox: Sandbox, output: Output, title: str) -> None:

@@ -1,0 +1,103 @@
+"""A real S3-compatible server on loopback for tests: moto's ``moto_server`` in its own process.
+
+Each server is a separate process, so enabling authentication on one (``require_auth``) leaves the others
+accepting any credentials, as moto does by default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+
+from binlake.sandbox import free_port
+
+REGION = "us-east-1"
+# moto accepts any key pair until require_auth(); these are what the tests hand binlake.
+ACCESS_KEY = "binlake-test-key"
+SECRET_KEY = "binlake-test-secret"
+
+
+class MotoServer:
+    """``moto_server -H 127.0.0.1 -p PORT``, started on a free port and stopped by ``stop``."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> None:
+        executable = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or shutil.which("moto_server")
+        assert executable, "moto_server not found (pip install 'moto[server]')"
+        env = {k: v for k, v in os.environ.items() if k != "INITIAL_NO_AUTH_ACTION_COUNT"}
+        with open(self.log_path, "wb") as log:
+            self._process = subprocess.Popen(
+                [executable, "-H", "127.0.0.1", "-p", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"moto_server exited with {self._process.returncode}; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=1):
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"moto_server did not answer on {self.url}; see {self.log_path}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def client(self, service: str = "s3", access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY):
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+        )
+
+    def require_auth(self) -> tuple[str, str]:
+        """Create an IAM user allowed everything on S3, then make moto check every request's signature
+        against its IAM users (moto's ``/moto-api/reset-auth``). Returns the user's key pair."""
+        iam = self.client("iam")
+        iam.create_user(UserName="binlake")
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        iam.put_user_policy(UserName="binlake", PolicyName="s3-all", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="binlake")["AccessKey"]
+        request = urllib.request.Request(
+            f"{self.url}/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"}
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def object_keys(client, bucket: str, prefix: str = "") -> list[str]:
+    """Every key in ``bucket`` under ``prefix``, sorted (all pages)."""
+    keys: list[str] = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(item["Key"] for item in page.get("Contents", []))
+    return sorted(keys)
