@@ -164,6 +164,7 @@ class Bench:
         self.series: list[Run] = []
         self.source: dict[str, dict[str, dict[str, int]]] = {}
         self.timings: dict[str, float] = {}
+        self._run_count = 0
 
     # -- setup ---------------------------------------------------------------
     def start(self) -> None:
@@ -235,7 +236,8 @@ class Bench:
     # -- contenders ----------------------------------------------------------
     def run(self, contender: str, database: str, tables: list[str]) -> Run:
         assert self.info is not None
-        label = f"{contender}-{database}-{'+'.join(tables)}"
+        self._run_count += 1
+        label = f"{self._run_count:02d}-{contender}-{database}-{'+'.join(tables)}"
         run_dir = self.work / "runs" / label
         out_dir = run_dir / "lake"
         out_dir.mkdir(parents=True)

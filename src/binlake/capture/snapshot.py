@@ -25,7 +25,7 @@ def start_consistent_snapshot(conn: _mysql.connection) -> BinlogPosition | None:
     conn.query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     conn.query("START TRANSACTION WITH CONSISTENT SNAPSHOT")
     conn.query("SHOW STATUS LIKE 'binlog_snapshot_%'")
-    status = {name.decode(): value.decode() for name, value in conn.store_result().fetch_row(maxrows=0)}
+    status = {name.decode().lower(): value.decode() for name, value in conn.store_result().fetch_row(maxrows=0)}
     binlog_file = status.get("binlog_snapshot_file")
     if not binlog_file:
         return None

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from binlake.capture.position import BinlogPosition
 from binlake.capture.snapshot import read_batches, start_consistent_snapshot
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
@@ -22,7 +23,7 @@ from binlake.config.task_settings import FullLoadSettings
 from binlake.dms import TableState
 from binlake.errors import BinlakeError
 from binlake.source.connection import SourceAddress, connect, explain
-from binlake.source.schema import SourceTable
+from binlake.source.schema import SourceTable, describe_table
 from binlake.source.types import Column, DecodeCounters, arrow_field
 from binlake.state.store import StateStore, utcnow
 from binlake.target import naming
@@ -101,10 +102,11 @@ class FullLoad:
         self.settings = settings
         self.stop = stop
 
-    def run(self, plans: list[TablePlan]) -> FullLoadResult:
+    def run(self, plans: list[TablePlan], keep_cdc_counters: bool = False) -> FullLoadResult:
+        """Load ``plans``; a reload in the middle of CDC keeps the tables' Inserts/Updates/Deletes/Ddls."""
         result = FullLoadResult()
         for plan in plans:
-            self._set_state(plan, TableState.BEFORE_LOAD, reset=True)
+            self._set_state(plan, TableState.BEFORE_LOAD, reset=True, keep_cdc_counters=keep_cdc_counters)
         workers = min(self.settings.MaxFullLoadSubTasks, max(len(plans), 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="full-load") as pool:
             outcomes = list(pool.map(self._load_table_safely, plans))
@@ -116,6 +118,45 @@ class FullLoad:
             else:
                 result.errors[plan.label] = str(outcome)
         return result
+
+    def register_completed(self, plan: TablePlan) -> None:
+        """A cdc-only task's table: no full load, so it is complete from the start (as in DMS)."""
+        self.store.execute(
+            "INSERT INTO table_statistics (task, schema_name, table_name, target_schema, target_table, "
+            "table_state, last_update_time) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task, schema_name, table_name) "
+            "DO NOTHING",
+            (
+                self.task_id,
+                plan.source.schema,
+                plan.source.name,
+                plan.target_schema,
+                plan.target_table,
+                TableState.TABLE_COMPLETED.value,
+                utcnow(),
+            ),
+        )
+
+    def reload(self, schema: str, table: str, mappings: TableMappings) -> BinlogPosition | None:
+        """Load one table again from a fresh snapshot (after CREATE or TRUNCATE mid-stream); returns the
+        snapshot's position, or None when the table no longer exists."""
+        conn = connect(self.address)
+        try:
+            source = describe_table(conn, schema, table)
+        finally:
+            conn.close()
+        if not source.columns:
+            return None
+        result = self.run([plan_table(source, mappings)], keep_cdc_counters=True)
+        if result.errors:
+            raise BinlakeError(f"reloading {schema}.{table} failed: {next(iter(result.errors.values()))}")
+        if result.cancelled:
+            raise StopRequested()
+        rows = self.store.query(
+            "SELECT snapshot_position FROM table_statistics WHERE task = ? AND schema_name = ? AND table_name = ?",
+            (self.task_id, schema, table),
+        )
+        position = rows[0]["snapshot_position"] if rows else None
+        return BinlogPosition.parse(position) if position else None
 
     def _load_table_safely(self, plan: TablePlan) -> Exception | None:
         if self.stop.is_set():
@@ -141,9 +182,12 @@ class FullLoad:
         self.store.add_event(self.task_id, "failure", f"Table error on {plan.label}: {message}")
         log.error("Table error on %s: %s", plan.label, message)
 
-    def _set_state(self, plan: TablePlan, state: TableState, reset: bool = False) -> None:
+    def _set_state(
+        self, plan: TablePlan, state: TableState, reset: bool = False, keep_cdc_counters: bool = False
+    ) -> None:
         now = utcnow()
         if reset:
+            counters = "" if keep_cdc_counters else "inserts = 0, updates = 0, deletes = 0, ddls = 0, "
             self.store.execute(
                 "INSERT INTO table_statistics (task, schema_name, table_name, target_schema, target_table, "
                 "table_state, estimated_rows, last_update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -151,7 +195,7 @@ class FullLoad:
                 "target_table = excluded.target_table, table_state = excluded.table_state, "
                 "estimated_rows = excluded.estimated_rows, full_load_rows = 0, full_load_error_rows = 0, "
                 "full_load_start_time = NULL, full_load_end_time = NULL, load_files = 0, zero_dates = 0, "
-                "inserts = 0, updates = 0, deletes = 0, ddls = 0, last_update_time = excluded.last_update_time",
+                f"{counters}last_update_time = excluded.last_update_time",
                 (
                     self.task_id,
                     plan.source.schema,

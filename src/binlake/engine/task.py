@@ -9,13 +9,17 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 
+from binlake.capture.position import BinlogPosition
 from binlake.config.endpoint import Endpoint
 from binlake.config.mappings import TableMappings
 from binlake.config.task_settings import ReplicationTaskSettings
 from binlake.dms import STOP_REASON_FULL_LOAD_DONE, STOP_REASON_USER, MigrationType, StartType, TaskStatus
+from binlake.engine.cdc import CdcRunner, parse_start_position, parse_start_time, position_at_time
 from binlake.engine.full_load import FullLoad, FullLoadResult, TablePlan, plan_table
+from binlake.engine.preflight import check_cdc_source, current_position
 from binlake.errors import BinlakeError
 from binlake.source.connection import SourceAddress, connect
 from binlake.source.schema import describe_table, list_tables
@@ -110,12 +114,14 @@ class TaskRunner:
                 self.stop_event.set()
                 return
 
-    def run(self, start_type: StartType) -> tasks_api.ReplicationTask:
+    def run(
+        self, start_type: StartType, cdc_start_position: str | None = None, cdc_start_time: str | None = None
+    ) -> tasks_api.ReplicationTask:
         task = claim(self.store, self.identifier, os.getpid())
         handler = self._attach_log()
         self._watcher.start()
         try:
-            self._run(task, start_type)
+            self._run(task, start_type, cdc_start_position, cdc_start_time)
         except BinlakeError as exc:
             self._finish(TaskStatus.FAILED, "FATAL_ERROR", str(exc))
             raise
@@ -138,7 +144,13 @@ class TaskRunner:
             root.setLevel(logging.INFO)
         return handler
 
-    def _run(self, task: tasks_api.ReplicationTask, start_type: StartType) -> None:
+    def _run(
+        self,
+        task: tasks_api.ReplicationTask,
+        start_type: StartType,
+        cdc_start_position: str | None,
+        cdc_start_time: str | None,
+    ) -> None:
         source = endpoints_api.get(self.store, task.source_endpoint)
         target = endpoints_api.get(self.store, task.target_endpoint)
         assert target.S3Settings is not None
@@ -147,13 +159,15 @@ class TaskRunner:
         address = source_address(source)
         bucket = Bucket.open(target.S3Settings)
         bucket.check_writable()
+        migration = MigrationType(task.migration_type)
+        loads, captures = migration != MigrationType.CDC, migration != MigrationType.FULL_LOAD
+        if captures:
+            check_cdc_source(address, None)
         plans = select_tables(address, mappings)
-        if task.migration_type != MigrationType.FULL_LOAD.value:
-            raise BinlakeError(
-                f"migration type {task.migration_type} needs change data capture, which this binlake build lacks",
-                fix="create the task with --migration-type full-load",
-            )
-        if start_type == StartType.RESUME_PROCESSING:
+        resume = start_type == StartType.RESUME_PROCESSING
+        if not resume and captures:
+            tasks_api.update(self.store, self.identifier, cdc_checkpoint=None, cdc_checkpoint_gtid=None)
+        if resume:
             done = {
                 (r["schema_name"], r["table_name"])
                 for r in tasks_api.table_statistics(self.store, self.identifier)
@@ -161,34 +175,81 @@ class TaskRunner:
             }
             plans = [p for p in plans if (p.source.schema, p.source.name) not in done]
         tasks_api.update(self.store, self.identifier, status=TaskStatus.RUNNING.value)
-        log.info("Task %s running: %d tables to load", self.identifier, len(plans))
-        if plans:
+        loader = FullLoad(
+            self.store, self.identifier, address, bucket, target.S3Settings, settings.FullLoadSettings, self.stop_event
+        )
+        if loads and plans:
+            log.info("Task %s running: %d tables to load", self.identifier, len(plans))
             tasks_api.update(self.store, self.identifier, full_load_started_at=utcnow(), full_load_finished_at=None)
-            loader = FullLoad(
-                self.store,
-                self.identifier,
-                address,
-                bucket,
-                target.S3Settings,
-                settings.FullLoadSettings,
-                self.stop_event,
-            )
             result = loader.run(plans)
-            self._conclude(result)
-        else:
+            if not self._full_load_succeeded(result):
+                return
+        if not captures:
             self._finish(TaskStatus.STOPPED, STOP_REASON_FULL_LOAD_DONE, None)
+            return
+        if not loads:
+            for plan in plans:
+                loader.register_completed(plan)
+        start = self._cdc_start(address, loads, resume, cdc_start_position, cdc_start_time)
+        check_cdc_source(address, start)
+        reload_loader = FullLoad(
+            self.store,
+            self.identifier,
+            address,
+            bucket,
+            target.S3Settings,
+            replace(settings.FullLoadSettings, TargetTablePrepMode="DROP_AND_CREATE"),
+            self.stop_event,
+        )
+        runner = CdcRunner(
+            self.store,
+            self.identifier,
+            address,
+            bucket,
+            target.S3Settings,
+            mappings,
+            self.stop_event,
+            lambda schema, table: reload_loader.reload(schema, table, mappings),
+        )
+        runner.run(start)
+        self._finish(TaskStatus.STOPPED, STOP_REASON_USER, None)
 
-    def _conclude(self, result: FullLoadResult) -> None:
+    def _cdc_start(
+        self,
+        address: SourceAddress,
+        loaded: bool,
+        resume: bool,
+        cdc_start_position: str | None,
+        cdc_start_time: str | None,
+    ) -> BinlogPosition:
+        task = tasks_api.get(self.store, self.identifier)
+        if resume and task.cdc_checkpoint:
+            return BinlogPosition.parse(task.cdc_checkpoint)
+        if cdc_start_position:
+            return parse_start_position(cdc_start_position)
+        if cdc_start_time:
+            return position_at_time(address, parse_start_time(cdc_start_time))
+        if loaded:
+            snapshots = [
+                BinlogPosition.parse(r["snapshot_position"])
+                for r in tasks_api.table_statistics(self.store, self.identifier)
+                if r["snapshot_position"]
+            ]
+            if snapshots:
+                return min(snapshots)
+        return current_position(address)
+
+    def _full_load_succeeded(self, result: FullLoadResult) -> bool:
         if result.errors:
             table, message = next(iter(result.errors.items()))
             self._finish(TaskStatus.FAILED, "FATAL_ERROR", f"table {table}: {message}")
-            return
+            return False
         if result.cancelled:
             self._finish(TaskStatus.STOPPED, STOP_REASON_USER, None)
-            return
+            return False
         tasks_api.update(self.store, self.identifier, full_load_finished_at=utcnow())
         self.store.add_event(self.identifier, "state change", "Full load completed")
-        self._finish(TaskStatus.STOPPED, STOP_REASON_FULL_LOAD_DONE, None)
+        return True
 
     def _finish(self, status: TaskStatus, reason: str, failure: str | None) -> None:
         tasks_api.update(

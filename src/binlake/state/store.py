@@ -42,7 +42,22 @@ CREATE TABLE IF NOT EXISTS tasks (
     started_at TEXT,
     stopped_at TEXT,
     full_load_started_at TEXT,
-    full_load_finished_at TEXT
+    full_load_finished_at TEXT,
+    cdc_checkpoint TEXT,
+    cdc_checkpoint_gtid TEXT,
+    cdc_checkpoint_commit_time TEXT,
+    cdc_read_position TEXT,
+    cdc_source_time TEXT,
+    cdc_changes_total INTEGER NOT NULL DEFAULT 0,
+    last_cdc_file TEXT
+);
+CREATE TABLE IF NOT EXISTS cdc_intents (
+    task TEXT NOT NULL,
+    batch INTEGER NOT NULL,
+    start_position TEXT,
+    end_position TEXT NOT NULL,
+    files TEXT NOT NULL,
+    PRIMARY KEY (task, batch)
 );
 CREATE TABLE IF NOT EXISTS table_statistics (
     task TEXT NOT NULL,

@@ -31,6 +31,13 @@ class ReplicationTask:
     stopped_at: str | None
     full_load_started_at: str | None
     full_load_finished_at: str | None
+    cdc_checkpoint: str | None = None
+    cdc_checkpoint_gtid: str | None = None
+    cdc_checkpoint_commit_time: str | None = None
+    cdc_read_position: str | None = None
+    cdc_source_time: str | None = None
+    cdc_changes_total: int = 0
+    last_cdc_file: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ReplicationTask:
@@ -160,6 +167,16 @@ def describe(task: ReplicationTask, stats: list[sqlite3.Row]) -> dict[str, Any]:
         shape["ReplicationTaskStats"]["FullLoadStartDate"] = task.full_load_started_at
     if task.full_load_finished_at:
         shape["ReplicationTaskStats"]["FullLoadFinishDate"] = task.full_load_finished_at
+    if task.cdc_checkpoint:
+        shape["RecoveryCheckpoint"] = task.cdc_checkpoint
+        shape["CdcState"] = {
+            "CheckpointPosition": task.cdc_checkpoint,
+            "CheckpointGtid": task.cdc_checkpoint_gtid,
+            "CheckpointSourceCommitTime": task.cdc_checkpoint_commit_time,
+            "ReadPosition": task.cdc_read_position,
+            "SourceTime": task.cdc_source_time,
+            "ChangesApplied": task.cdc_changes_total,
+        }
     if task.stop_reason:
         shape["StopReason"] = task.stop_reason
     if task.last_failure_message:

@@ -142,3 +142,16 @@ class RollingFileWriter:
             self.bucket.discard(self._temp)
             self._stream = None
         self._buffer = []
+
+
+def write_file(bucket: Bucket, path: str, settings: S3Settings, batch: pa.RecordBatch) -> None:
+    """One whole file, published atomically (a CDC batch of one table)."""
+    sink, temp = bucket.open_temp_output(path)
+    stream = _FormatStream(settings, batch.schema, sink)
+    try:
+        stream.write(pa.Table.from_batches([batch]))
+        stream.close()
+    except BaseException:
+        bucket.discard(temp)
+        raise
+    bucket.publish(temp, path)

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from binlake.cli.main import context
-from binlake.cli.progress import follow_full_load
+from binlake.cli.progress import follow_task
 from binlake.cli.render import Output, console, err_console, render
 from binlake.config.endpoint import read_json_argument
 from binlake.config.filters import keep, parse_filters
@@ -179,6 +179,10 @@ def start_replication_task(
     ctx: typer.Context,
     replication_task_arn: str = typer.Option(..., "--replication-task-arn", "--replication-task-identifier"),
     start_replication_task_type: StartType = typer.Option(StartType.START_REPLICATION, "--start-replication-task-type"),
+    cdc_start_position: str = typer.Option(
+        None, "--cdc-start-position", help="CDC from this binlog position, e.g. mysql-bin.000003:4."
+    ),
+    cdc_start_time: str = typer.Option(None, "--cdc-start-time", help="CDC from this time (epoch or ISO 8601)."),
     detach: bool = typer.Option(False, "--detach", help="Run in the background; log in the state directory."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
     region: str = typer.Option("", "--region", help=REGION_HELP),
@@ -191,14 +195,20 @@ def start_replication_task(
     cli = context(ctx)
     store = cli.store
     if detach:
-        _start_detached(cli.state_dir, store, replication_task_arn, start_replication_task_type, output)
+        extra = [("--cdc-start-position", cdc_start_position), ("--cdc-start-time", cdc_start_time)]
+        flags = [item for flag, value in extra if value for item in (flag, value)]
+        _start_detached(cli.state_dir, store, replication_task_arn, start_replication_task_type, output, flags)
         return
     show_progress = not quiet and output != Output.json and sys.stdout.isatty()
     runner = engine.TaskRunner(store, replication_task_arn)
     if show_progress:
-        task = follow_full_load(store, runner, start_replication_task_type)
+        task = follow_task(store, runner, start_replication_task_type, cdc_start_position, cdc_start_time)
     else:
-        task = runner.run(start_replication_task_type)
+        try:
+            task = runner.run(start_replication_task_type, cdc_start_position, cdc_start_time)
+        except KeyboardInterrupt:
+            runner.stop_event.set()
+            raise
     shape = _describe(store, task)
     if output == Output.json:
         render({"ReplicationTask": shape}, output, "")
@@ -210,7 +220,9 @@ def start_replication_task(
         raise BinlakeError(f"replication task {task.identifier} failed: {task.last_failure_message}")
 
 
-def _start_detached(state_dir: Path, store: StateStore, identifier: str, start_type: StartType, output: Output) -> None:
+def _start_detached(
+    state_dir: Path, store: StateStore, identifier: str, start_type: StartType, output: Output, flags: list[str]
+) -> None:
     task = tasks_api.refresh(store, tasks_api.get(store, identifier))
     if task.status in engine.ACTIVE:
         raise BinlakeError(
@@ -232,6 +244,7 @@ def _start_detached(state_dir: Path, store: StateStore, identifier: str, start_t
                 "--start-replication-task-type",
                 start_type.value,
                 "--quiet",
+                *flags,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

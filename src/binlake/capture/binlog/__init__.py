@@ -1,0 +1,1 @@
+"""Reading the binary log: the dump protocol, events, row images."""

@@ -1,0 +1,125 @@
+"""The replication protocol: COM_BINLOG_DUMP on a PyMySQL connection, yielding raw binlog events.
+
+Each network packet of the dump is one event prefixed by an OK byte (0x00). The stream is blocking (it
+waits for new events) unless ``non_blocking``, in which case it ends at the current end of the binlog.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+from collections.abc import Iterator
+
+import pymysql
+
+from binlake.capture.position import BinlogPosition
+from binlake.errors import BinlakeError, TransientError
+from binlake.source.connection import SourceAddress
+
+COM_BINLOG_DUMP = 0x12
+BINLOG_DUMP_NON_BLOCK = 0x01
+ER_MASTER_FATAL_ERROR_READING_BINLOG = 1236
+
+
+class BinlogStream:
+    """One dump connection. Iterate ``events()`` for ``bytes`` of whole events (header included)."""
+
+    def __init__(
+        self,
+        address: SourceAddress,
+        start: BinlogPosition,
+        server_id: int,
+        *,
+        non_blocking: bool = False,
+        heartbeat_seconds: float = 1.0,
+    ) -> None:
+        self.address = address
+        self.start = start
+        self.server_id = server_id
+        self.non_blocking = non_blocking
+        self.heartbeat_seconds = heartbeat_seconds
+        self.checksum = False
+        self._conn: pymysql.connections.Connection | None = None
+
+    def _connect(self) -> pymysql.connections.Connection:
+        address = self.address
+        ssl = {"ca": address.ssl_ca} if address.ssl_mode != "none" and address.ssl_ca else None
+        try:
+            conn = pymysql.connect(
+                host=address.host,
+                port=address.port,
+                user=address.user,
+                password=address.password.reveal(),
+                connect_timeout=10,
+                read_timeout=max(30.0, self.heartbeat_seconds * 10),
+                ssl=ssl,
+                autocommit=True,
+            )
+        except pymysql.err.OperationalError as exc:
+            from binlake.source.connection import explain
+
+            raise explain(exc, address) from None  # type: ignore[arg-type]
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@global.binlog_checksum")
+            row = cur.fetchone()
+            self.checksum = bool(row and row[0] and row[0].upper() != "NONE")
+            if self.checksum:
+                cur.execute("SET @master_binlog_checksum = @@global.binlog_checksum")
+            # MariaDB: announce a GTID-aware replica so the server sends GTID events as they are.
+            cur.execute("SET @mariadb_slave_capability = 4")
+            cur.execute("SET @master_heartbeat_period = %s", (int(self.heartbeat_seconds * 1_000_000_000),))
+        return conn
+
+    def events(self) -> Iterator[bytes]:
+        conn = self._connect()
+        self._conn = conn
+        name = self.start.binlog_file.encode()
+        flags = BINLOG_DUMP_NON_BLOCK if self.non_blocking else 0
+        payload = struct.pack("<BIHI", COM_BINLOG_DUMP, self.start.log_pos, flags, self.server_id) + name
+        conn._write_bytes(struct.pack("<I", len(payload))[:3] + b"\x00" + payload)
+        conn._next_seq_id = 1
+        try:
+            while True:
+                packet = conn._read_packet()
+                data = packet.get_all_data()
+                marker = data[0]
+                if marker == 0xFE and len(data) < 9:  # EOF: end of binlog in non-blocking mode
+                    return
+                if marker != 0x00:
+                    raise _dump_error(data, self.start)
+                yield data[1:]
+        except pymysql.err.OperationalError as exc:
+            code = exc.args[0] if exc.args else None
+            if code == ER_MASTER_FATAL_ERROR_READING_BINLOG:
+                raise _purged(str(exc.args[1]) if len(exc.args) > 1 else str(exc), self.start) from None
+            raise TransientError(
+                f"lost the binlog connection to {self.address.host}:{self.address.port}: {exc}"
+            ) from None
+        except pymysql.err.InternalError as exc:
+            raise TransientError(f"binlog stream error: {exc}") from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+
+def _dump_error(data: bytes, start: BinlogPosition) -> BinlakeError:
+    if data[0] == 0xFF:
+        code = struct.unpack_from("<H", data, 1)[0]
+        message = data[9:].decode(errors="replace") if data[3:4] == b"#" else data[3:].decode(errors="replace")
+        if code == ER_MASTER_FATAL_ERROR_READING_BINLOG:
+            return _purged(message, start)
+        return BinlakeError(f"binlog dump failed ({code}: {message})")
+    return BinlakeError(f"unexpected binlog packet starting with 0x{data[0]:02x}")
+
+
+def _purged(message: str, start: BinlogPosition) -> BinlakeError:
+    return BinlakeError(
+        f"the source cannot send its binlog from {start} ({message}); the binlog was purged or the position is wrong",
+        fix="start the task with --start-replication-task-type reload-target, and keep binlogs longer "
+        "(expire_logs_days / binlog_expire_logs_seconds)",
+    )

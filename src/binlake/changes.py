@@ -1,0 +1,90 @@
+"""Committed row changes gathered per target table, turned into Arrow record batches in commit order.
+
+Nothing here knows about files or positions: a ``ChangeBuffer`` only ever holds whole transactions
+(the CDC loop adds a transaction at its COMMIT), so whatever it is cut into holds whole transactions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from binlake.capture.binlog.rows import ColumnSpec, build_arrays
+
+TIMESTAMP = pa.timestamp("us")
+
+
+@dataclass
+class Route:
+    """How one source table's binlog rows land: kept columns, their target names, the target folder."""
+
+    schema: str
+    table: str
+    target_schema: str
+    target_table: str
+    keep: tuple[int, ...]  # indices of the kept columns in the binlog row
+    names: tuple[str, ...]  # their target names
+    specs: tuple[ColumnSpec, ...]  # their decoded forms and Arrow types
+    primary_key: tuple[int, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+@dataclass
+class TableChanges:
+    route: Route
+    ops: list[str] = field(default_factory=list)
+    commit_times: list[int] = field(default_factory=list)  # seconds since the epoch
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    inserts: int = 0
+    updates: int = 0
+    deletes: int = 0
+
+    def add(self, op: str, commit_time: int, row: tuple[Any, ...]) -> None:
+        self.ops.append(op)
+        self.commit_times.append(commit_time)
+        self.rows.append(row)
+
+    def record_batch(self, op_column: bool, timestamp_column: str) -> pa.RecordBatch:
+        keep = self.route.keep
+        columns = list(zip(*self.rows, strict=True))
+        arrays = build_arrays(self.route.specs, [columns[i] for i in keep])
+        names = list(self.route.names)
+        if timestamp_column:
+            micros = [t * 1_000_000 for t in self.commit_times]
+            arrays.insert(0, pa.array(micros, pa.int64()).cast(TIMESTAMP))
+            names.insert(0, timestamp_column)
+        if op_column:
+            arrays.insert(0, pa.array(self.ops, pa.string()))
+            names.insert(0, "Op")
+        return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+class ChangeBuffer:
+    """Changes of committed transactions not yet written, per (route, layout)."""
+
+    def __init__(self) -> None:
+        self.tables: dict[tuple[str, str, int], TableChanges] = {}
+        self.bytes = 0
+        self.changes = 0
+        self.first_change_at: float | None = None
+
+    def table(self, route: Route, layout: int) -> TableChanges:
+        key = (route.schema, route.table, layout)
+        pending = self.tables.get(key)
+        if pending is None:
+            pending = self.tables[key] = TableChanges(route)
+        return pending
+
+    def __bool__(self) -> bool:
+        return bool(self.tables)
+
+    def clear(self) -> None:
+        self.tables.clear()
+        self.bytes = 0
+        self.changes = 0
+        self.first_change_at = None
