@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -43,6 +44,7 @@ from binlake.target.writer import write_file
 
 log = logging.getLogger(__name__)
 STATUS_EVERY_SECONDS = 0.5
+FAULT_PAUSE_BEFORE_CHECKPOINT = float(os.environ.get("BINLAKE_FAULT_PAUSE_BEFORE_CHECKPOINT", "0") or 0)
 
 _NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"
 _QUALIFIED = rf"({_NAME})(?:\s*\.\s*({_NAME}))?"
@@ -346,6 +348,10 @@ class CdcRunner:
             i, u, d = stats.get(key, (0, 0, 0))
             stats[key] = (i + pending.inserts, u + pending.updates, d + pending.deletes)
         changes = self.buffer.changes
+        if FAULT_PAUSE_BEFORE_CHECKPOINT:
+            # Fault injection for the exactly-once tests: widen the window between publish and checkpoint.
+            log.info("Batch %d published; checkpoint pending", batch_id)
+            time.sleep(FAULT_PAUSE_BEFORE_CHECKPOINT)
         self._checkpoint([p for p, _ in planned], {}, stats, batch_id, changes)
         log.debug("Flushed %d changes into %d files up to %s", changes, len(planned), self.last_commit)
         self.buffer.clear()

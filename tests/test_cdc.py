@@ -1,0 +1,456 @@
+"""Change data capture against the real MariaDB sandbox: files, handoff, exactly once, DDL, preflight."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from binlake.capture.position import BinlogPosition
+from binlake.sandbox import process_alive
+from tests.conftest import Binlake, mappings
+from tests.lake import (
+    cdc_files,
+    cdc_rows,
+    load_files,
+    merged,
+    source_state,
+    statistics,
+    table_dir,
+    target_settings,
+    task_row,
+    wait_for,
+)
+
+CDC_NAME = re.compile(r"^\d{8}-\d{9}\.parquet$")
+
+
+@pytest.fixture
+def cdc_target(binlake: Binlake, endpoints, bucket: Path) -> str:
+    binlake.ok(
+        "create-endpoint", "--endpoint-identifier", "lake-cdc", "--endpoint-type", "target", "--engine-name", "s3",
+        "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.2),
+    )  # fmt: skip
+    return "lake-cdc"
+
+
+def create_cdc_task(binlake: Binlake, name: str, schema: str, migration: str = "full-load-and-cdc",
+                    target: str = "lake-cdc", table: str = "%") -> None:  # fmt: skip
+    binlake.ok(
+        "create-replication-task", "--replication-task-identifier", name, "--source-endpoint-arn", "src",
+        "--target-endpoint-arn", target, "--migration-type", migration, "--table-mappings", mappings(schema, table),
+    )  # fmt: skip
+
+
+def start_detached(
+    binlake: Binlake, name: str, start_type: str = "start-replication", *extra: str, env: dict[str, str] | None = None
+) -> int:
+    result = binlake.run_process(
+        "start-replication-task", "--replication-task-arn", name, "--start-replication-task-type", start_type,
+        "--detach", *extra, env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    return int(task_row(binlake.state_dir, name)["pid"])
+
+
+def wait_streaming(binlake: Binlake, name: str) -> None:
+    wait_for(lambda: task_row(binlake.state_dir, name).get("cdc_read_position"), what="CDC running")
+
+
+def master_position(admin) -> BinlogPosition:
+    cur = admin.cursor()
+    cur.execute("SHOW MASTER STATUS")
+    file, pos = cur.fetchone()[:2]
+    return BinlogPosition(file, int(pos))
+
+
+def wait_caught_up(binlake: Binlake, name: str, admin, timeout: float = 60) -> None:
+    target = master_position(admin)
+
+    def done() -> bool:
+        row = task_row(binlake.state_dir, name)
+        assert row["status"] not in ("failed",), row["last_failure_message"]
+        checkpoint = row.get("cdc_checkpoint")
+        return bool(checkpoint) and BinlogPosition.parse(checkpoint) >= target
+
+    wait_for(done, timeout, what=f"checkpoint at {target}")
+
+
+def stop(binlake: Binlake, name: str) -> None:
+    result = binlake.run_process("stop-replication-task", "--replication-task-arn", name)
+    assert result.exit_code == 0, result.stderr
+    assert task_row(binlake.state_dir, name)["status"] == "stopped"
+
+
+def execute(admin, *statements: str) -> None:
+    cur = admin.cursor()
+    for statement in statements:
+        cur.execute(statement)
+
+
+def test_cdc_files_follow_every_committed_change(
+    binlake: Binlake, cdc_target: str, admin, database: str, bucket: Path
+) -> None:
+    db = database
+    execute(
+        admin,
+        f"CREATE TABLE `{db}`.items (id INT PRIMARY KEY, name VARCHAR(40), price DECIMAL(8,2), at DATETIME(6))",
+        f"CREATE TABLE `{db}`.notes (k CHAR(3), n INT, body TEXT, PRIMARY KEY (k, n))",
+        f"INSERT INTO `{db}`.items SELECT seq, CONCAT('item ', seq), seq / 4, '2026-01-02 03:04:05.123456' "
+        f"FROM `{db}`.seq_1_to_100",
+    )
+    create_cdc_task(binlake, "cdc", db)
+    start_detached(binlake, "cdc")
+    wait_streaming(binlake, "cdc")
+
+    execute(
+        admin,
+        f"INSERT INTO `{db}`.items VALUES (101, 'new', 1.25, NOW(6)), (102, 'Zürich 東京', NULL, NULL)",
+        f"UPDATE `{db}`.items SET price = price + 1 WHERE id <= 10",
+        f"UPDATE `{db}`.items SET id = 1000 WHERE id = 50",  # a key change
+        f"DELETE FROM `{db}`.items WHERE id IN (20, 21, 102)",
+        "BEGIN",
+        f"INSERT INTO `{db}`.items VALUES (500, 'rolled back', 1, NULL)",
+        "ROLLBACK",
+        "BEGIN",
+        f"INSERT INTO `{db}`.notes VALUES ('abc', 1, 'one transaction, two tables')",
+        f"UPDATE `{db}`.items SET name = 'touched' WHERE id = 1",
+        "COMMIT",
+        f"INSERT INTO `{db}`.items SELECT 10000 + seq, 'bulk', seq, NULL FROM `{db}`.seq_1_to_100000",
+    )
+    wait_caught_up(binlake, "cdc", admin)
+    stop(binlake, "cdc")
+
+    items = table_dir(bucket, db, "items")
+    assert merged(items, ("id",)) == source_state(admin, db, "items", ("id",))
+    assert merged(table_dir(bucket, db, "notes"), ("k", "n")) == source_state(admin, db, "notes", ("k", "n"))
+    names = [p.name for p in cdc_files(items)]
+    assert names and all(CDC_NAME.match(n) for n in names)
+    assert len(set(names)) == len(names)
+    load_schema = pq.read_schema(load_files(items)[0])
+    for path in cdc_files(items):
+        schema = pq.read_schema(path)
+        assert schema.names[0] == "Op"
+        assert schema.remove(0) == load_schema.remove_metadata()
+    changes = cdc_rows(items)
+    assert not [r for r in changes if r["id"] == 500]  # the rolled back insert is nowhere
+    key_change = [(r["Op"], r["id"]) for r in changes if r["id"] in (50, 1000)]
+    assert key_change == [("D", 50), ("I", 1000)]
+    deleted = [r for r in changes if r["Op"] == "D" and r["id"] == 102]
+    assert deleted and deleted[0]["name"] == "Zürich 東京"  # a delete carries the before image
+    stats = statistics(binlake.state_dir, "cdc")
+    assert (stats["items"]["inserts"], stats["items"]["updates"], stats["items"]["deletes"]) == (100002, 12, 3)
+    assert (stats["notes"]["inserts"], stats["notes"]["updates"], stats["notes"]["deletes"]) == (1, 0, 0)
+    assert stats["items"]["full_load_rows"] == 100
+
+
+def test_handoff_from_full_load_to_cdc_under_writes(
+    binlake: Binlake, cdc_target: str, admin, database: str, bucket: Path, sandbox
+) -> None:
+    db = database
+    execute(
+        admin,
+        f"CREATE TABLE `{db}`.counters (id INT PRIMARY KEY, version INT NOT NULL, pad CHAR(100))",
+        f"INSERT INTO `{db}`.counters SELECT seq, 0, REPEAT('x', 100) FROM `{db}`.seq_1_to_60000",
+    )
+    create_cdc_task(binlake, "handoff", db)
+    stop_writing = threading.Event()
+
+    def writer() -> None:
+        conn = sandbox.root_connection()
+        cur = conn.cursor()
+        next_id = 100_000
+        rng = random.Random(7)
+        while not stop_writing.is_set():
+            cur.execute(f"UPDATE `{db}`.counters SET version = version + 1 WHERE id = {rng.randint(1, 60000)}")
+            cur.execute(f"INSERT INTO `{db}`.counters VALUES ({next_id}, 0, 'new')")
+            next_id += 1
+        conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        start_detached(binlake, "handoff")
+        wait_streaming(binlake, "handoff")
+        wait_for(lambda: statistics(binlake.state_dir, "handoff")["counters"]["inserts"] > 200, what="changes")
+    finally:
+        stop_writing.set()
+        thread.join()
+    wait_caught_up(binlake, "handoff", admin)
+    stop(binlake, "handoff")
+
+    directory = table_dir(bucket, db, "counters")
+    assert merged(directory, ("id",)) == source_state(admin, db, "counters", ("id",))
+    seen: set[tuple[int, int]] = set()
+    for path in load_files(directory):
+        seen.update((r["id"], r["version"]) for r in pq.read_table(path).to_pylist())
+    for row in cdc_rows(directory):
+        pair = (row["id"], row["version"])
+        assert pair not in seen, f"change {pair} is in the target twice"
+        seen.add(pair)
+
+
+def test_exactly_once_after_kill_9(
+    binlake: Binlake, cdc_target: str, admin, database: str, bucket: Path, sandbox
+) -> None:
+    """Invariant 1: kill -9 at random moments, during full load and CDC, while a workload runs; after
+    resume-processing every change is in the CDC files exactly once and the merged target equals the source."""
+    db = database
+    execute(
+        admin,
+        f"CREATE TABLE `{db}`.accounts (id INT PRIMARY KEY, version INT NOT NULL, balance DECIMAL(12,2))",
+        f"INSERT INTO `{db}`.accounts SELECT seq, 0, 100 FROM `{db}`.seq_1_to_200000",
+    )
+    binlake.ok(
+        "create-endpoint", "--endpoint-identifier", "small-files", "--endpoint-type", "target", "--engine-name", "s3",
+        "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.2, MaxFileSize=64),
+    )  # fmt: skip
+    create_cdc_task(binlake, "crashy", db, target="small-files")
+    stop_writing = threading.Event()
+
+    def writer() -> None:
+        conn = sandbox.root_connection()
+        cur = conn.cursor()
+        rng = random.Random(11)
+        next_id = 1_000_000
+        while not stop_writing.is_set():
+            cur.execute("BEGIN")
+            for _ in range(rng.randint(1, 20)):
+                choice = rng.random()
+                if choice < 0.6:
+                    cur.execute(
+                        f"UPDATE `{db}`.accounts SET version = version + 1, balance = balance + 1 "
+                        f"WHERE id = {rng.randint(1, 200000)}"
+                    )
+                elif choice < 0.9:
+                    cur.execute(f"INSERT INTO `{db}`.accounts VALUES ({next_id}, 0, 1)")
+                    next_id += 1
+                else:
+                    cur.execute(f"DELETE FROM `{db}`.accounts WHERE id = {rng.randint(1, 200000)}")
+            cur.execute("COMMIT")
+        conn.close()
+
+    rng = random.Random(2026)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    kills_in_load = kills_in_cdc = 0
+    try:
+        start_type = "start-replication"
+        for _ in range(10):  # kill while LOAD files are being written
+            pid = start_detached(binlake, "crashy", start_type)
+            start_type = "resume-processing"
+            loading = wait_for(
+                lambda: (
+                    task_row(binlake.state_dir, "crashy")["cdc_read_position"] is not None
+                    or statistics(binlake.state_dir, "crashy").get("accounts", {}).get("full_load_rows", 0) > 0
+                ),
+                what="loading or streaming",
+            )
+            in_load = task_row(binlake.state_dir, "crashy")["cdc_read_position"] is None
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda pid=pid: not process_alive(pid), what="process gone")
+            kills_in_load += in_load
+            del loading
+            if kills_in_load >= 2:
+                break
+        for _ in range(6):  # kill at random moments while streaming
+            pid = start_detached(binlake, "crashy", "resume-processing")
+            wait_streaming(binlake, "crashy")
+            threading.Event().wait(rng.uniform(0.05, 1.0))
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda pid=pid: not process_alive(pid), what="process gone")
+            kills_in_cdc += 1
+        log = binlake.state_dir / "tasks" / "crashy" / "task.log"
+        for _ in range(2):  # kill between publishing a batch's files and its checkpoint
+            published = log.read_text().count("checkpoint pending")
+            pid = start_detached(
+                binlake, "crashy", "resume-processing", env={"BINLAKE_FAULT_PAUSE_BEFORE_CHECKPOINT": "2"}
+            )
+            wait_for(lambda n=published: log.read_text().count("checkpoint pending") > n, what="batch published")
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda pid=pid: not process_alive(pid), what="process gone")
+            kills_in_cdc += 1
+    finally:
+        stop_writing.set()
+        thread.join()
+    start_detached(binlake, "crashy", "resume-processing")
+    wait_streaming(binlake, "crashy")
+    wait_caught_up(binlake, "crashy", admin, timeout=120)
+    assert log.read_text().count("CDC files of an unfinished batch") >= 2
+    stop(binlake, "crashy")
+
+    assert kills_in_load >= 1
+    assert kills_in_cdc == 8
+    directory = table_dir(bucket, db, "accounts")
+    assert merged(directory, ("id",)) == source_state(admin, db, "accounts", ("id",))
+    counts = Counter((r["Op"], r["id"], r["version"]) for r in cdc_rows(directory))
+    duplicates = [change for change, n in counts.items() if n > 1]
+    assert not duplicates, f"changes present twice: {sorted(duplicates)[:5]}"
+    assert sum(1 for op, _, _ in counts if op == "U") > 100
+    assert not task_row(binlake.state_dir, "crashy")["last_failure_message"]
+
+
+def test_schema_changes_mid_stream(binlake: Binlake, cdc_target: str, admin, database: str, bucket: Path) -> None:
+    db = database
+    execute(
+        admin,
+        f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, a VARCHAR(10), b INT)",
+        f"CREATE TABLE `{db}`.gone (id INT PRIMARY KEY)",
+        f"INSERT INTO `{db}`.t VALUES (1, 'one', 1), (2, 'two', 2)",
+    )
+    create_cdc_task(binlake, "ddl", db)
+    start_detached(binlake, "ddl")
+    wait_streaming(binlake, "ddl")
+
+    execute(
+        admin,
+        f"ALTER TABLE `{db}`.t ADD COLUMN c DECIMAL(6,2)",
+        f"INSERT INTO `{db}`.t VALUES (3, 'three', 3, 3.5)",
+        f"ALTER TABLE `{db}`.t DROP COLUMN b",
+        f"INSERT INTO `{db}`.t VALUES (4, 'four', 4.5)",
+        f"ALTER TABLE `{db}`.t MODIFY COLUMN a VARCHAR(50)",
+        f"ALTER TABLE `{db}`.t RENAME COLUMN a TO label",
+        f"UPDATE `{db}`.t SET label = 'ONE' WHERE id = 1",
+        f"CREATE TABLE `{db}`.fresh (id INT PRIMARY KEY, v TEXT)",
+        f"INSERT INTO `{db}`.fresh VALUES (1, 'picked up')",
+        f"DROP TABLE `{db}`.gone",
+    )
+    wait_caught_up(binlake, "ddl", admin)
+    schemas = [pq.read_schema(p).names for p in cdc_files(table_dir(bucket, db, "t"))]
+    assert ["Op", "id", "a", "b", "c"] in schemas
+    assert ["Op", "id", "a", "c"] in schemas
+    assert schemas[-1] == ["Op", "id", "label", "c"]
+    execute(admin, f"TRUNCATE TABLE `{db}`.t", f"INSERT INTO `{db}`.t VALUES (9, 'after', 9)")
+    wait_caught_up(binlake, "ddl", admin)
+    assert task_row(binlake.state_dir, "ddl")["status"] == "running"
+    stop(binlake, "ddl")
+
+    stats = statistics(binlake.state_dir, "ddl")
+    assert stats["t"]["ddls"] == 5
+    assert stats["gone"]["ddls"] == 1
+    assert stats["gone"]["table_state"] == "Table cancelled"
+    assert stats["fresh"]["ddls"] == 1
+    assert merged(table_dir(bucket, db, "t"), ("id",)) == source_state(admin, db, "t", ("id",))
+    assert merged(table_dir(bucket, db, "fresh"), ("id",)) == {(1,): {"id": 1, "v": "picked up"}}
+    events = binlake.state_dir / "tasks" / "ddl" / "task.log"
+    assert "DDL on" in events.read_text()
+
+
+def test_cdc_only_task_with_start_position_and_inserts_only(
+    binlake: Binlake, endpoints, admin, database: str, bucket: Path
+) -> None:
+    db = database
+    execute(admin, f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v INT)", f"INSERT INTO `{db}`.t VALUES (1, 1)")
+    start = master_position(admin)
+    execute(
+        admin,
+        f"INSERT INTO `{db}`.t VALUES (2, 2)",
+        f"UPDATE `{db}`.t SET v = 10 WHERE id = 1",
+        f"DELETE FROM `{db}`.t WHERE id = 2",
+    )
+    binlake.ok(
+        "create-endpoint", "--endpoint-identifier", "inserts", "--endpoint-type", "target", "--engine-name", "s3",
+        "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.1, CdcInsertsOnly=True),
+    )  # fmt: skip
+    create_cdc_task(binlake, "only", db, migration="cdc", target="inserts")
+    start_detached(binlake, "only", "start-replication", "--cdc-start-position", str(start))
+    wait_caught_up(binlake, "only", admin)
+    stop(binlake, "only")
+
+    directory = table_dir(bucket, db, "t")
+    assert load_files(directory) == []
+    assert [(r["Op"], r["id"], r["v"]) for r in cdc_rows(directory)] == [("I", 2, 2)]
+    stats = statistics(binlake.state_dir, "only")["t"]
+    assert (stats["inserts"], stats["updates"], stats["deletes"], stats["table_state"]) == (1, 1, 1, "Table completed")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("binlog_format", "STATEMENT", "binlog_format is STATEMENT on 127.0.0.1:"),
+        ("binlog_row_image", "MINIMAL", "binlog_row_image is MINIMAL on 127.0.0.1:"),
+        ("binlog_row_metadata", "MINIMAL", "binlog_row_metadata is MINIMAL on 127.0.0.1:"),
+    ],
+)
+def test_preflight_names_the_setting_to_change(
+    binlake: Binlake, cdc_target: str, admin, database: str, variable: str, value: str, message: str
+) -> None:
+    create_cdc_task(binlake, "pre", database, migration="cdc")
+    execute(admin, f"SET GLOBAL {variable} = '{value}'")
+    try:
+        result = binlake.run_process("start-replication-task", "--replication-task-arn", "pre", "--quiet")
+    finally:
+        execute(admin, f"SET GLOBAL {variable} = 'ROW'" if variable == "binlog_format" else
+                f"SET GLOBAL {variable} = 'FULL'")  # fmt: skip
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]
+    assert f"fix: SET GLOBAL {variable} = '" in lines[0]
+    assert task_row(binlake.state_dir, "pre")["status"] == "failed"
+
+
+def test_purged_binlog_names_reload_target(binlake: Binlake, cdc_target: str, admin, database: str) -> None:
+    execute(admin, f"CREATE TABLE `{database}`.t (id INT PRIMARY KEY)")
+    create_cdc_task(binlake, "purged", database, migration="cdc")
+    start_detached(binlake, "purged")
+    wait_streaming(binlake, "purged")
+    execute(admin, f"INSERT INTO `{database}`.t VALUES (1)")
+    wait_caught_up(binlake, "purged", admin)
+    stop(binlake, "purged")
+    checkpoint = task_row(binlake.state_dir, "purged")["cdc_checkpoint"]
+    execute(admin, "FLUSH BINARY LOGS")
+    current = master_position(admin).binlog_file
+    # The server keeps a binlog that a dump thread still reads (one of a killed task may linger).
+    cur = admin.cursor()
+    cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'")
+    for (thread_id,) in cur.fetchall():
+        execute(admin, f"KILL {thread_id}")
+
+    def purged() -> bool:
+        # MariaDB purges a binlog only once InnoDB's binlog checkpoint has moved past it.
+        execute(admin, f"PURGE BINARY LOGS TO '{current}'")
+        cur.execute("SHOW BINARY LOGS")
+        return checkpoint.rpartition(":")[0] not in [row[0] for row in cur.fetchall()]
+
+    wait_for(purged, what="binlog purged")
+
+    result = binlake.run_process(
+        "start-replication-task", "--replication-task-arn", "purged", "--start-replication-task-type",
+        "resume-processing", "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    line = result.stderr.strip()
+    assert f"binlog {checkpoint.rpartition(':')[0]} (checkpoint {checkpoint}) is no longer on 127.0.0.1:" in line
+    assert "--start-replication-task-type reload-target" in line
+
+    # reload-target of a cdc task starts from the current position and works again.
+    start_detached(binlake, "purged", "reload-target")
+    wait_streaming(binlake, "purged")
+    stop(binlake, "purged")
+
+
+def test_describe_shows_cdc_state(binlake: Binlake, cdc_target: str, admin, database: str) -> None:
+    execute(admin, f"CREATE TABLE `{database}`.t (id INT PRIMARY KEY)")
+    create_cdc_task(binlake, "shown", database, migration="cdc")
+    start_detached(binlake, "shown")
+    wait_streaming(binlake, "shown")
+    execute(admin, f"INSERT INTO `{database}`.t VALUES (1)")
+    wait_caught_up(binlake, "shown", admin)
+    described = json.loads(binlake.run_process("describe-replication-tasks", "--output", "json").stdout)[
+        "ReplicationTasks"
+    ][0]
+    stop(binlake, "shown")
+    assert described["Status"] == "running"
+    assert described["MigrationType"] == "cdc"
+    assert BinlogPosition.parse(described["CdcState"]["CheckpointPosition"]) <= master_position(admin)
+    assert described["CdcState"]["ChangesApplied"] == 1
+    assert described["CdcState"]["CheckpointGtid"].startswith("0-1-")
