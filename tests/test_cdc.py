@@ -454,3 +454,51 @@ def test_describe_shows_cdc_state(binlake: Binlake, cdc_target: str, admin, data
     assert BinlogPosition.parse(described["CdcState"]["CheckpointPosition"]) <= master_position(admin)
     assert described["CdcState"]["ChangesApplied"] == 1
     assert described["CdcState"]["CheckpointGtid"].startswith("0-1-")
+
+
+def gtid_position(admin) -> str:
+    cur = admin.cursor()
+    cur.execute("SELECT @@gtid_binlog_pos")
+    return cur.fetchone()[0]
+
+
+@pytest.mark.parametrize("start_by", ["gtid", "time"])
+def test_cdc_start_by_gtid_or_time(
+    binlake: Binlake, cdc_target: str, admin, database: str, bucket: Path, start_by: str
+) -> None:
+    execute(admin, f"CREATE TABLE `{database}`.t (id INT PRIMARY KEY)", f"INSERT INTO `{database}`.t VALUES (1)")
+    if start_by == "gtid":
+        flag, value = "--cdc-start-position", gtid_position(admin)
+    else:
+        threading.Event().wait(1.1)  # the binlog's clock has whole seconds
+        cur = admin.cursor()
+        cur.execute("SELECT UNIX_TIMESTAMP()")
+        flag, value = "--cdc-start-time", str(cur.fetchone()[0])
+        threading.Event().wait(1.1)
+    execute(admin, f"INSERT INTO `{database}`.t VALUES (2)")
+    create_cdc_task(binlake, "from", database, migration="cdc")
+    start_detached(binlake, "from", "start-replication", flag, value)
+    wait_caught_up(binlake, "from", admin)
+    stop(binlake, "from")
+    assert [r["id"] for r in cdc_rows(table_dir(bucket, database, "t"))] == [2]
+
+
+def test_cdc_reconnects_after_losing_its_connection(
+    binlake: Binlake, cdc_target: str, admin, database: str, bucket: Path
+) -> None:
+    execute(admin, f"CREATE TABLE `{database}`.t (id INT PRIMARY KEY)")
+    create_cdc_task(binlake, "lossy", database, migration="cdc")
+    start_detached(binlake, "lossy")
+    wait_streaming(binlake, "lossy")
+    execute(admin, f"INSERT INTO `{database}`.t VALUES (1)")
+    wait_caught_up(binlake, "lossy", admin)
+    cur = admin.cursor()
+    cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'")
+    for (thread_id,) in cur.fetchall():
+        execute(admin, f"KILL {thread_id}")
+    execute(admin, f"INSERT INTO `{database}`.t VALUES (2)")
+    wait_caught_up(binlake, "lossy", admin)
+    assert task_row(binlake.state_dir, "lossy")["status"] == "running"
+    stop(binlake, "lossy")
+    assert [r["id"] for r in cdc_rows(table_dir(bucket, database, "t"))] == [1, 2]
+    assert "CDC interrupted" in (binlake.state_dir / "tasks" / "lossy" / "task.log").read_text()

@@ -154,7 +154,8 @@ class CdcRunner:
             self.store.add_event(self.task_id, "recovery", f"Removed {len(files)} CDC files of an unfinished batch")
 
     # -- the loop -----------------------------------------------------------------------------------------
-    def run(self, start: BinlogPosition) -> None:
+    def run(self, start: BinlogPosition, gtid: str | None = None) -> None:
+        """Stream from ``start`` (or from the MariaDB GTID position ``gtid``) until asked to stop."""
         self.load_state()
         self.recover_intents()
         self.checkpoint = self.last_commit = start
@@ -165,10 +166,11 @@ class CdcRunner:
             codec_conn.close()
         interval = float(self.s3.CdcMaxBatchInterval)
         heartbeat = max(0.05, min(1.0, interval / 2 if interval else 1.0))
-        stream = BinlogStream(self.address, start, dump_server_id(self.task_id), heartbeat_seconds=heartbeat)
+        stream = BinlogStream(self.address, start, dump_server_id(self.task_id), heartbeat_seconds=heartbeat, gtid=gtid)
         reader = BinlogReader(stream, codec, self.mappings.selects)
-        log.info("CDC started from %s", start)
-        self.store.add_event(self.task_id, "state change", f"CDC started from binlog position {start}")
+        origin = f"GTID position {gtid}" if gtid else f"binlog position {start}"
+        log.info("CDC started from %s", origin)
+        self.store.add_event(self.task_id, "state change", f"CDC started from {origin}")
         transaction: list[RowChanges] = []
         try:
             for item in reader:
@@ -409,12 +411,19 @@ def _iso(timestamp: int) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
-def parse_start_position(text: str) -> BinlogPosition:
-    """DMS's CdcStartPosition for MySQL: 'mysql-bin.000003:1234' (binlog file and log_pos)."""
+MARIADB_GTID = re.compile(r"^\d+-\d+-\d+(,\d+-\d+-\d+)*$")
+
+
+def parse_start_position(text: str) -> BinlogPosition | str:
+    """DMS's CdcStartPosition: 'mysql-bin.000003:1234' (binlog file and log_pos), or a MariaDB GTID
+    position such as '0-1-100' (returned as text)."""
+    if MARIADB_GTID.match(text.strip()):
+        return text.strip()
     file, _, pos = text.rpartition(":")
     if not file or not pos.isdigit():
         raise BinlakeError(
-            f"--cdc-start-position {text!r} is not a binlog position", fix="use FILE:POSITION, e.g. mysql-bin.000003:4"
+            f"--cdc-start-position {text!r} is not a binlog position",
+            fix="use FILE:POSITION (mysql-bin.000003:4) or a MariaDB GTID position (0-1-100)",
         )
     return BinlogPosition(file, int(pos))
 

@@ -20,7 +20,7 @@ from binlake.dms import STOP_REASON_FULL_LOAD_DONE, STOP_REASON_USER, MigrationT
 from binlake.engine.cdc import CdcRunner, parse_start_position, parse_start_time, position_at_time
 from binlake.engine.full_load import FullLoad, FullLoadResult, TablePlan, plan_table
 from binlake.engine.preflight import check_cdc_source, current_position
-from binlake.errors import BinlakeError
+from binlake.errors import BinlakeError, TransientError
 from binlake.source.connection import SourceAddress, connect
 from binlake.source.schema import describe_table, list_tables
 from binlake.state import endpoints as endpoints_api
@@ -190,8 +190,8 @@ class TaskRunner:
         if not loads:
             for plan in plans:
                 loader.register_completed(plan)
-        start = self._cdc_start(address, loads, resume, cdc_start_position, cdc_start_time)
-        check_cdc_source(address, start)
+        start, gtid = self._cdc_start(address, loads, resume, cdc_start_position, cdc_start_time)
+        check_cdc_source(address, None if gtid else start)
         reload_loader = FullLoad(
             self.store,
             self.identifier,
@@ -201,17 +201,32 @@ class TaskRunner:
             replace(settings.FullLoadSettings, TargetTablePrepMode="DROP_AND_CREATE"),
             self.stop_event,
         )
-        runner = CdcRunner(
-            self.store,
-            self.identifier,
-            address,
-            bucket,
-            target.S3Settings,
-            mappings,
-            self.stop_event,
-            lambda schema, table: reload_loader.reload(schema, table, mappings),
-        )
-        runner.run(start)
+        backoff = 1.0
+        while True:
+            runner = CdcRunner(
+                self.store,
+                self.identifier,
+                address,
+                bucket,
+                target.S3Settings,
+                mappings,
+                self.stop_event,
+                lambda schema, table: reload_loader.reload(schema, table, mappings),
+            )
+            try:
+                runner.run(start, gtid)
+                break
+            except TransientError as exc:
+                # Lost connection or a passing S3 error: resume from the checkpoint; the intent log makes
+                # the batch in flight safe to write again.
+                checkpoint = tasks_api.get(self.store, self.identifier).cdc_checkpoint
+                if checkpoint:
+                    start, gtid = BinlogPosition.parse(checkpoint), None
+                log.warning("CDC interrupted (%s); resuming from %s in %.0fs", exc, start, backoff)
+                self.store.add_event(self.identifier, "warning", f"CDC interrupted, resuming: {exc}")
+                if self.stop_event.wait(backoff):
+                    break
+                backoff = min(backoff * 2, 30.0)
         self._finish(TaskStatus.STOPPED, STOP_REASON_USER, None)
 
     def _cdc_start(
@@ -221,14 +236,18 @@ class TaskRunner:
         resume: bool,
         cdc_start_position: str | None,
         cdc_start_time: str | None,
-    ) -> BinlogPosition:
+    ) -> tuple[BinlogPosition, str | None]:
+        """Where CDC starts: a binlog position, or (MariaDB) a GTID position with a placeholder position."""
         task = tasks_api.get(self.store, self.identifier)
         if resume and task.cdc_checkpoint:
-            return BinlogPosition.parse(task.cdc_checkpoint)
+            return BinlogPosition.parse(task.cdc_checkpoint), None
         if cdc_start_position:
-            return parse_start_position(cdc_start_position)
+            parsed = parse_start_position(cdc_start_position)
+            if isinstance(parsed, str):
+                return BinlogPosition("", 4), parsed
+            return parsed, None
         if cdc_start_time:
-            return position_at_time(address, parse_start_time(cdc_start_time))
+            return position_at_time(address, parse_start_time(cdc_start_time)), None
         if loaded:
             snapshots = [
                 BinlogPosition.parse(r["snapshot_position"])
@@ -236,8 +255,8 @@ class TaskRunner:
                 if r["snapshot_position"]
             ]
             if snapshots:
-                return min(snapshots)
-        return current_position(address)
+                return min(snapshots), None
+        return current_position(address), None
 
     def _full_load_succeeded(self, result: FullLoadResult) -> bool:
         if result.errors:

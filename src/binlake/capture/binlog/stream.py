@@ -32,9 +32,11 @@ class BinlogStream:
         *,
         non_blocking: bool = False,
         heartbeat_seconds: float = 1.0,
+        gtid: str | None = None,
     ) -> None:
         self.address = address
         self.start = start
+        self.gtid = gtid  # MariaDB GTID position to start from instead of ``start`` ('0-1-100,1-2-7')
         self.server_id = server_id
         self.non_blocking = non_blocking
         self.heartbeat_seconds = heartbeat_seconds
@@ -68,14 +70,20 @@ class BinlogStream:
             # MariaDB: announce a GTID-aware replica so the server sends GTID events as they are.
             cur.execute("SET @mariadb_slave_capability = 4")
             cur.execute("SET @master_heartbeat_period = %s", (int(self.heartbeat_seconds * 1_000_000_000),))
+            if self.gtid:
+                cur.execute("SET @slave_connect_state = %s", (self.gtid,))
+                cur.execute("SET @slave_gtid_strict_mode = 0")
+                cur.execute("SET @slave_gtid_ignore_duplicates = 0")
         return conn
 
     def events(self) -> Iterator[bytes]:
         conn = self._connect()
         self._conn = conn
-        name = self.start.binlog_file.encode()
+        # With a GTID start the server finds the file itself and announces it in the first ROTATE.
+        name = b"" if self.gtid else self.start.binlog_file.encode()
         flags = BINLOG_DUMP_NON_BLOCK if self.non_blocking else 0
-        payload = struct.pack("<BIHI", COM_BINLOG_DUMP, self.start.log_pos, flags, self.server_id) + name
+        log_pos = 4 if self.gtid else self.start.log_pos
+        payload = struct.pack("<BIHI", COM_BINLOG_DUMP, log_pos, flags, self.server_id) + name
         conn._write_bytes(struct.pack("<I", len(payload))[:3] + b"\x00" + payload)
         conn._next_seq_id = 1
         try:
