@@ -26,20 +26,40 @@ binlake create-endpoint --endpoint-identifier mariadb-source --endpoint-type sou
     --server-name 127.0.0.1 --port "$(binlake sandbox status --output json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["Sandbox"]["port"])')" \
     --username binlake --password-file "$BINLAKE_STATE_DIR/sandbox/replication.password" >/dev/null
 binlake create-endpoint --endpoint-identifier s3-raw-bucket --endpoint-type target --engine-name s3 \
-    --s3-settings "{\"BucketName\": \"$BUCKET\", \"BucketFolder\": \"market-intelligence-hub\", \"DataFormat\": \"parquet\"}" >/dev/null
+    --s3-settings "{\"BucketName\": \"$BUCKET\", \"BucketFolder\": \"market-intelligence-hub\", \"DataFormat\": \"parquet\", \"CdcMaxBatchInterval\": 1}" >/dev/null
 binlake describe-endpoints
 binlake test-connection --endpoint-arn mariadb-source
 binlake test-connection --endpoint-arn s3-raw-bucket
 
-step "Create and run the replication task (full load)"
+step "Create and start the replication task (full load + CDC), in the background"
 binlake create-replication-task --replication-task-identifier "$TASK" \
     --source-endpoint-arn mariadb-source --target-endpoint-arn s3-raw-bucket \
-    --migration-type full-load --table-mappings file://examples/table-mappings.json \
+    --migration-type full-load-and-cdc --table-mappings file://examples/table-mappings.json \
     --replication-task-settings file://examples/task-settings.json >/dev/null
-binlake start-replication-task --replication-task-arn "$TASK" --start-replication-task-type start-replication
+binlake start-replication-task --replication-task-arn "$TASK" --start-replication-task-type start-replication --detach
+json() { .venv/bin/python -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+until [ "$(binlake describe-replication-tasks --output json | json "d['ReplicationTasks'][0].get('CdcState') is not None")" = True ]; do
+    state=$(binlake describe-replication-tasks --output json | json "d['ReplicationTasks'][0]['Status']")
+    [ "$state" = failed ] && { binlake describe-replication-tasks; exit 1; }
+    sleep 0.5
+done
 
-step "Table statistics (the guide's Step 3)"
+step "Table statistics after the full load (the guide's Step 3)"
+binlake describe-table-statistics --replication-task-arn "$TASK"
+
+step "The guide's Step 6: insert a customer in MariaDB; CDC writes it within CdcMaxBatchInterval"
+mariadb --socket "$BINLAKE_STATE_DIR/sandbox/mariadb.sock" -u root ecommerce_platform -e "
+    INSERT INTO customers (customer_id, email, first_name, last_name, phone, city, state, country, customer_segment)
+    VALUES (UUID(), 'test@example.com', 'Test', 'User', '555-0100', 'Seattle', 'WA', 'US', 'New');"
+until [ "$(binlake describe-table-statistics --replication-task-arn "$TASK" --output json | json "sum(t['Inserts'] for t in d['TableStatistics'])")" -ge 1 ]; do sleep 0.5; done
 binlake describe-table-statistics --replication-task-arn "$TASK" --output json
 
-step "Files in the bucket (the guide's Step 4)"
+step "Files in the bucket (the guide's Step 4): LOAD files and the CDC file"
 find "$BUCKET" -type f -printf '%TY-%Tm-%Td %TH:%TM %10s %P\n' | sort -k4
+.venv/bin/python -c "
+import glob, pyarrow.parquet as pq
+path = sorted(glob.glob('$BUCKET/market-intelligence-hub/ecommerce_platform/customers/2*.parquet'))[-1]
+print(path); print(pq.read_table(path).select(['Op', 'email', 'first_name', 'city']).to_pylist())"
+
+step "Stop the task (resume later with --start-replication-task-type resume-processing)"
+binlake stop-replication-task --replication-task-arn "$TASK" --output json | json "d['ReplicationTask']['Status'], d['ReplicationTask']['StopReason']"

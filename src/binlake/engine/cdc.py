@@ -130,6 +130,7 @@ class CdcRunner:
         self._checkpointed_at = time.monotonic()
         self._last_file: str | None = None
         self.changes_seen = 0
+        self._data_types: dict[tuple[str, str], dict[str, str]] = {}
 
     # -- setup ------------------------------------------------------------------------------------------
     def load_state(self) -> None:
@@ -167,7 +168,9 @@ class CdcRunner:
         interval = float(self.s3.CdcMaxBatchInterval)
         heartbeat = max(0.05, min(1.0, interval / 2 if interval else 1.0))
         stream = BinlogStream(self.address, start, dump_server_id(self.task_id), heartbeat_seconds=heartbeat, gtid=gtid)
-        reader = BinlogReader(stream, codec, self.mappings.selects)
+        reader = BinlogReader(stream, codec, self.mappings.selects, self.data_types)
+        if not gtid:
+            self._checkpoint([], {})  # the task shows where CDC stands before the first change arrives
         origin = f"GTID position {gtid}" if gtid else f"binlog position {start}"
         log.info("CDC started from %s", origin)
         self.store.add_event(self.task_id, "state change", f"CDC started from {origin}")
@@ -192,6 +195,24 @@ class CdcRunner:
             stream.close()
         self.flush()
         log.info("CDC stopped at %s", self.checkpoint)
+
+    def data_types(self, schema: str, table: str) -> dict[str, str]:
+        """Column name → information_schema DATA_TYPE, read once per table and again after its DDL."""
+        key = (schema, table)
+        types = self._data_types.get(key)
+        if types is None:
+            conn = connect(self.address)
+            try:
+                cur = conn.cursor()
+                cur.execute(
+                    "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+                    "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                    (schema, table),
+                )
+                types = self._data_types[key] = {str(name): str(kind) for name, kind in cur.fetchall()}
+            finally:
+                conn.close()
+        return types
 
     def _due(self) -> bool:
         buffer = self.buffer
@@ -301,6 +322,7 @@ class CdcRunner:
             if self.mappings.selects(schema, table)
         ]
         for kind, schema, table in touched:
+            self._data_types.pop((schema, table), None)
             self.store.add_event(self.task_id, "ddl", f"DDL on {schema}.{table}: {statement.sql.strip()[:200]}")
             log.info("DDL on %s.%s at %s: %s", schema, table, statement.position, kind)
             if kind in ("create", "truncate"):

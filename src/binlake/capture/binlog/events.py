@@ -125,8 +125,9 @@ class TableMap:
     column_names: list[str] = field(default_factory=list)
     unsigned: list[bool] = field(default_factory=list)
     charsets: list[int | None] = field(default_factory=list)  # collation id per column (None: not text)
-    enum_values: dict[int, list[str]] = field(default_factory=dict)
-    set_values: dict[int, list[str]] = field(default_factory=dict)
+    # ENUM and SET members as the column's character set encodes them (decoded with the charset in ``charsets``)
+    enum_values: dict[int, list[bytes]] = field(default_factory=dict)
+    set_values: dict[int, list[bytes]] = field(default_factory=dict)
     primary_key: list[int] = field(default_factory=list)
 
     @property
@@ -190,12 +191,12 @@ def _read_meta(column_types: bytes, data: bytes, pos: int) -> list[int]:
     return meta
 
 
-def _strings(data: bytes, pos: int, end: int) -> tuple[list[str], int]:
+def _strings(data: bytes, pos: int, end: int) -> tuple[list[bytes], int]:
     count, pos = packed_int(data, pos)
     values = []
     for _ in range(count):
         length, pos = packed_int(data, pos)
-        values.append(data[pos : pos + length].decode("utf-8", errors="replace"))
+        values.append(bytes(data[pos : pos + length]))
         pos += length
     return values, pos
 

@@ -7,13 +7,13 @@ position is where a resumed stream starts the next transaction, never mid-transa
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from binlake.capture.binlog import events as ev
 from binlake.capture.binlog.charsets import Codec
-from binlake.capture.binlog.rows import RowDecoder
+from binlake.capture.binlog.rows import RowDecoder, needs_data_types
 from binlake.capture.binlog.stream import BinlogStream
 from binlake.capture.position import BinlogPosition
 from binlake.errors import BinlakeError
@@ -65,11 +65,13 @@ class BinlogReader:
         stream: BinlogStream,
         codec: Codec,
         wants: Callable[[str, str], bool],
+        data_types: Callable[[str, str], Mapping[str, str]] | None = None,
     ) -> None:
         self.stream = stream
         self.binlog_file = stream.start.binlog_file
         self.codec = codec
         self.wants = wants
+        self.data_types = data_types
         self.table_map_post_header = 8
         self.rows_post_header = 8
         self._table_maps: dict[int, RowDecoder | None] = {}
@@ -150,10 +152,12 @@ class BinlogReader:
             self._table_maps[table_id] = None
             return
         table_map = ev.parse_table_map(body, self.table_map_post_header)
-        signature = (schema, table, table_map.signature())
+        # MariaDB's UUID/INET4/INET6 look like BINARY(n) in the table map: their types come from the schema.
+        types = self.data_types(schema, table) if self.data_types and needs_data_types(table_map) else {}
+        signature = (schema, table, table_map.signature(), tuple(sorted(types.items())))
         decoder = self._decoders.get(signature)
         if decoder is None:
-            decoder = RowDecoder(table_map, self.codec)
+            decoder = RowDecoder(table_map, self.codec, types)
             self._decoders[signature] = decoder
         self._table_maps[table_id] = decoder
 

@@ -8,8 +8,10 @@ cheapest form Arrow converts in bulk (bytes for text, microsecond integers for T
 
 from __future__ import annotations
 
+import codecs
+import socket
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,6 +25,9 @@ from binlake.errors import BinlakeError
 
 DIG2BYTES = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)
 TIMESTAMP_UTC = pa.timestamp("us", tz="UTC")
+# MySQL's latin1 is Windows-1252 with the five bytes that code page leaves undefined mapped to the C1 controls
+# of the same number (strings/ctype-latin1.c), as the server converts them for a client.
+MYSQL_LATIN1 = "".join(bytes([i]).decode("cp1252", errors="ignore") or chr(i) for i in range(256))
 
 
 @dataclass
@@ -161,18 +166,79 @@ def read_old_timestamp(seconds: int) -> int | None:
     return seconds * 1_000_000
 
 
-def _set_reader(values: list[str]) -> Callable[[int], str]:
-    def read(bits: int) -> str:
-        return ",".join(v for i, v in enumerate(values) if bits >> i & 1)
+def uuid_text(raw: bytes) -> str:
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def inet6_text(raw: bytes) -> str:
+    """MariaDB's INET6 text (Inet6::to_string): the longest run of zero words, even a single one, becomes '::';
+    IPv4-compatible and IPv4-mapped addresses end in dotted decimal."""
+    words = [raw[i] << 8 | raw[i + 1] for i in range(0, 16, 2)]
+    gap_pos, gap_len, run_pos, run_len = -1, 0, -1, 0
+    for i, word in enumerate([*words, 1]):
+        if word == 0:
+            if run_pos < 0:
+                run_pos, run_len = i, 0
+            run_len += 1
+        elif run_pos >= 0:
+            if run_len > gap_len:
+                gap_pos, gap_len = run_pos, run_len
+            run_pos = -1
+    if gap_pos == 0 and (gap_len == 6 or (gap_len == 5 and words[5] == 0xFFFF)):
+        return ("::" if gap_len == 6 else "::ffff:") + socket.inet_ntoa(raw[12:])
+    text, i = "", 0
+    while i < 8:
+        if i == gap_pos:
+            text += "::" if i == 0 else ":"
+            i += gap_len
+        else:
+            text += f"{words[i]:x}" + (":" if i < 7 else "")
+            i += 1
+    return text
+
+
+# MariaDB's own fixed-size binary types: the table map shows them as BINARY(n) (its optional metadata has no
+# type names), so their text form, which the full load reads, needs the column's DATA_TYPE from the schema.
+BINARY_AS_TEXT: dict[str, tuple[int, Callable[[bytes], str]]] = {
+    "uuid": (16, uuid_text),
+    "inet4": (4, socket.inet_ntoa),
+    "inet6": (16, inet6_text),
+}
+
+
+def needs_data_types(table_map: ev.TableMap) -> bool:
+    """Whether the layout has a column that may be one of BINARY_AS_TEXT: then build its RowDecoder with
+    ``data_types`` (information_schema.COLUMNS.DATA_TYPE by column name)."""
+    sizes = {size for size, _ in BINARY_AS_TEXT.values()}
+    return any(
+        kind == ev.T_STRING
+        and meta >> 8 not in (ev.T_ENUM, ev.T_SET)
+        and meta & 0xFF in sizes
+        and charset in (None, 63)
+        for kind, meta, charset in zip(table_map.column_types, table_map.column_meta, table_map.charsets, strict=True)
+    )
+
+
+def _set_reader(values: list[Any], comma: Any) -> Callable[[int], Any]:
+    def read(bits: int) -> Any:
+        return comma.join([v for i, v in enumerate(values) if bits >> i & 1])
 
     return read
+
+
+def decode_text(raw: bytes, encoding: str) -> str:
+    if encoding == "cp1252":
+        return codecs.charmap_decode(raw, "strict", MYSQL_LATIN1)[0]
+    return raw.decode(encoding)
 
 
 class RowDecoder:
     """Decodes the rows of one table layout; ``specs`` describes the columns it yields."""
 
-    def __init__(self, table_map: ev.TableMap, codec: Codec) -> None:
+    def __init__(self, table_map: ev.TableMap, codec: Codec, data_types: Mapping[str, str] | None = None) -> None:
         self.table_map = table_map
+        self.data_types = {name: kind.lower() for name, kind in (data_types or {}).items()}
         if len(table_map.column_names) != table_map.column_count:
             raise BinlakeError(
                 f"the binlog carries no column names for {table_map.schema}.{table_map.table}",
@@ -189,6 +255,8 @@ class RowDecoder:
             "read_old_datetime": read_old_datetime,
             "read_old_timestamp": read_old_timestamp,
             "from_bytes": int.from_bytes,
+            "charmap_decode": codecs.charmap_decode,
+            "MYSQL_LATIN1": MYSQL_LATIN1,
         }
         column_lines = [self._column(index, namespace, codec) for index in range(table_map.column_count)]
         count = table_map.column_count
@@ -271,16 +339,23 @@ class RowDecoder:
             size = (meta >> 8) + (1 if meta & 0xFF else 0)
             lines = [f"v = from_bytes(b[p:p + {size}], 'big')", f"p += {size}"]
             arrow_type = pa.uint64()
-        elif kind == ev.T_ENUM:
+        elif kind in (ev.T_ENUM, ev.T_SET):
+            # Members arrive in the column's character set (binary: bytes, as the full load reads them).
             size = meta & 0xFF
-            namespace[f"enum{index}"] = ["", *table_map.enum_values.get(index, [])]
-            lines = [f"v = enum{index}[from_bytes(b[p:p + {size}], 'little')]", f"p += {size}"]
-            arrow_type = pa.string()
-        elif kind == ev.T_SET:
-            size = meta & 0xFF
-            namespace[f"set{index}"] = _set_reader(table_map.set_values.get(index, []))
-            lines = [f"v = set{index}(from_bytes(b[p:p + {size}], 'little'))", f"p += {size}"]
-            arrow_type = pa.string()
+            collation = table_map.charsets[index]
+            encoding = "utf-8" if collation is None else codec.encoding(collation)
+            members = (table_map.enum_values if kind == ev.T_ENUM else table_map.set_values).get(index, [])
+            if encoding is None:
+                arrow_type, empty, comma = pa.binary(), b"", b","
+            else:
+                arrow_type, empty, comma = pa.string(), "", ","
+                members = [decode_text(member, encoding) for member in members]
+            if kind == ev.T_ENUM:
+                namespace[f"enum{index}"] = [empty, *members]
+                lines = [f"v = enum{index}[from_bytes(b[p:p + {size}], 'little')]", f"p += {size}"]
+            else:
+                namespace[f"set{index}"] = _set_reader(members, comma)
+                lines = [f"v = set{index}(from_bytes(b[p:p + {size}], 'little'))", f"p += {size}"]
         elif kind in (ev.T_VARCHAR, ev.T_VAR_STRING, ev.T_STRING):
             # CHAR longer than 255 bytes keeps two high length bits in the type byte.
             max_length = (((meta >> 4) & 0x300) ^ 0x300) + (meta & 0xFF) if kind == ev.T_STRING else meta
@@ -288,6 +363,15 @@ class RowDecoder:
             lines = [f"n = from_bytes(b[p:p + {prefix}], 'little')", f"v = b[p + {prefix}:p + {prefix} + n]",
                      f"p += {prefix} + n"]  # fmt: skip
             arrow_type, form, lines = self._text(index, lines, namespace, codec)
+            if kind == ev.T_STRING and arrow_type == pa.binary():
+                # BINARY(n) (and MariaDB's UUID, INET4, INET6): the binlog drops the trailing 0x00 bytes the
+                # column keeps.
+                lines.append(f"v = v.ljust({max_length}, b'\\x00')")
+                size, to_text = BINARY_AS_TEXT.get(self.data_types.get(name, ""), (None, None))
+                if size == max_length and to_text is not None:
+                    namespace[f"text{index}"] = to_text
+                    lines.append(f"v = text{index}(v)")
+                    arrow_type = pa.string()
         elif kind in (ev.T_BLOB, ev.T_TINY_BLOB, ev.T_MEDIUM_BLOB, ev.T_LONG_BLOB, ev.T_GEOMETRY):
             lines = [f"n = from_bytes(b[p:p + {meta}], 'little')", f"v = b[p + {meta}:p + {meta} + n]",
                      f"p += {meta} + n"]  # fmt: skip
@@ -312,6 +396,8 @@ class RowDecoder:
             return pa.binary(), "plain", [*lines, "v = bytes(v)"]
         if encoding == "utf-8":
             return pa.string(), "utf8", [*lines, "v = bytes(v)"]
+        if encoding == "cp1252":
+            return pa.string(), "plain", [*lines, "v = charmap_decode(v, 'strict', MYSQL_LATIN1)[0]"]
         return pa.string(), "plain", [*lines, f"v = bytes(v).decode({encoding!r})"]
 
     def decode_rows(self, body: bytes, pos: int, kind: str) -> list[tuple[Any, ...]]:
