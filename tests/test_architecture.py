@@ -1,4 +1,5 @@
-"""Imports flow one way (DESIGN.md §2): nothing imports cli; engine is imported only by cli."""
+"""Imports flow one way (DESIGN.md §2): nothing imports cli; engine is imported only by cli; catalog, query,
+verify and monitor read the state store and the lake and never import engine."""
 
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ FORBIDDEN = {
     "engine": {"cli"},
     "sandbox": {"engine", "cli"},
     "sample": {"engine", "cli"},
+    "position": {"config", "source", "capture", "target", "state", "engine", "cli"},
+    "changes": {"target", "state", "engine", "cli"},
+    "catalog": {"engine", "cli"},
+    "query": {"engine", "cli"},
+    "verify": {"engine", "cli"},
+    "monitor": {"engine", "cli"},
 }
 
 

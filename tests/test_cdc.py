@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from binlake.capture.position import BinlogPosition
+from binlake.position import BinlogPosition
 from binlake.sandbox import process_alive
 from tests.conftest import Binlake, mappings
 from tests.lake import (
@@ -213,7 +213,12 @@ def test_exactly_once_after_kill_9(
         "create-endpoint", "--endpoint-identifier", "small-files", "--endpoint-type", "target", "--engine-name", "s3",
         "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.2, MaxFileSize=64),
     )  # fmt: skip
-    create_cdc_task(binlake, "crashy", db, target="small-files")
+    binlake.ok(
+        "create-replication-task", "--replication-task-identifier", "crashy", "--source-endpoint-arn", "src",
+        "--target-endpoint-arn", "small-files", "--migration-type", "full-load-and-cdc",
+        "--table-mappings", mappings(db), "--replication-task-settings",
+        json.dumps({"FullLoadSettings": {"CommitRate": 1000}}),
+    )  # fmt: skip
     stop_writing = threading.Event()
 
     def writer() -> None:

@@ -6,14 +6,18 @@ Nothing here knows about files or positions: a ``ChangeBuffer`` only ever holds 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
 from binlake.capture.binlog.rows import ColumnSpec, build_arrays
+from binlake.position import BinlogPosition
 
 TIMESTAMP = pa.timestamp("us")
+# Parquet key-value metadata of a CDC file: [[rows so far, binlog file, log_pos], ...] at each COMMIT.
+COMMITS_METADATA = "binlake.commits"
 
 
 @dataclass
@@ -33,6 +37,13 @@ class Route:
     def label(self) -> str:
         return f"{self.schema}.{self.table}"
 
+    @property
+    def target_key(self) -> list[str]:
+        """Primary key columns by target name; empty when there is none or one is removed by a rule."""
+        kept = dict(zip(self.keep, self.names, strict=True))
+        key = [kept.get(index) for index in self.primary_key]
+        return [k for k in key if k is not None] if key and all(key) else []
+
 
 @dataclass
 class TableChanges:
@@ -40,6 +51,8 @@ class TableChanges:
     ops: list[str] = field(default_factory=list)
     commit_times: list[int] = field(default_factory=list)  # seconds since the epoch
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    # (rows so far, commit position) at the end of each transaction: lets a reader cut a file at a position
+    commits: list[tuple[int, BinlogPosition]] = field(default_factory=list)
     inserts: int = 0
     updates: int = 0
     deletes: int = 0
@@ -48,6 +61,12 @@ class TableChanges:
         self.ops.append(op)
         self.commit_times.append(commit_time)
         self.rows.append(row)
+
+    def end_transaction(self, position: BinlogPosition) -> None:
+        if self.commits and self.commits[-1][0] == len(self.rows):
+            self.commits[-1] = (len(self.rows), position)
+        elif self.rows:
+            self.commits.append((len(self.rows), position))
 
     def record_batch(self, op_column: bool, timestamp_column: str) -> pa.RecordBatch:
         keep = self.route.keep
@@ -61,7 +80,9 @@ class TableChanges:
         if op_column:
             arrays.insert(0, pa.array(self.ops, pa.string()))
             names.insert(0, "Op")
-        return pa.RecordBatch.from_arrays(arrays, names=names)
+        batch = pa.RecordBatch.from_arrays(arrays, names=names)
+        commits = [[end, position.binlog_file, position.log_pos] for end, position in self.commits]
+        return batch.replace_schema_metadata({COMMITS_METADATA: json.dumps(commits, separators=(",", ":"))})
 
 
 class ChangeBuffer:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 import pyarrow as pa
 from MySQLdb import _mysql
 
-from binlake.capture.position import BinlogPosition
+from binlake.position import BinlogPosition
 from binlake.source.schema import SourceTable
 from binlake.source.types import Column, DecodeCounters, arrow_field, decode_text_column, select_expression
 

@@ -83,9 +83,9 @@ def _register() -> None:
     global _registered
     if _registered:
         return
-    from binlake.cli.commands import endpoints, sandbox, tasks
+    from binlake.cli.commands import endpoints, lake, monitor, sandbox, tasks
 
-    for module in (endpoints, tasks, sandbox):
+    for module in (endpoints, tasks, lake, monitor, sandbox):
         module.register(app)
     _registered = True
 

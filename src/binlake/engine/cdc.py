@@ -31,11 +31,11 @@ from binlake.capture.binlog.charsets import load_codec
 from binlake.capture.binlog.reader import BinlogReader, Commit, Heartbeat, RowChanges, Statement
 from binlake.capture.binlog.rows import RowDecoder, ZeroDates
 from binlake.capture.binlog.stream import BinlogStream
-from binlake.capture.position import BinlogPosition
 from binlake.changes import ChangeBuffer, Route
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
 from binlake.errors import BinlakeError
+from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress, connect
 from binlake.state.store import StateStore, utcnow
 from binlake.target import naming
@@ -253,9 +253,17 @@ class CdcRunner:
     def _register_table(self, route: Route) -> None:
         self.store.execute(
             "INSERT INTO table_statistics (task, schema_name, table_name, target_schema, target_table, table_state, "
-            "last_update_time) VALUES (?, ?, ?, ?, ?, 'Table completed', ?) "
+            "last_update_time, primary_key) VALUES (?, ?, ?, ?, ?, 'Table completed', ?, ?) "
             "ON CONFLICT (task, schema_name, table_name) DO NOTHING",
-            (self.task_id, route.schema, route.table, route.target_schema, route.target_table, utcnow()),
+            (
+                self.task_id,
+                route.schema,
+                route.table,
+                route.target_schema,
+                route.target_table,
+                utcnow(),
+                json.dumps(route.target_key),
+            ),
         )
 
     def _commit(self, transaction: list[RowChanges], commit: Commit) -> None:
@@ -292,6 +300,7 @@ class CdcRunner:
                         pending.add("I", ts, after)
                     else:
                         pending.add("U", ts, after)
+            pending.end_transaction(commit.position)
             buffer.bytes += changes.size
             buffer.changes += len(rows)
             if buffer.first_change_at is None:

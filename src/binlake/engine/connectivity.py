@@ -9,13 +9,8 @@ import MySQLdb
 from binlake.config.endpoint import Endpoint
 from binlake.errors import BinlakeError
 from binlake.source.connection import SourceAddress, connect, explain
+from binlake.source.preflight import missing_cdc_privileges
 from binlake.target.store import Bucket
-
-# MariaDB 10.5+ shows REPLICATION CLIENT as BINLOG MONITOR and REPLICATION SLAVE as REPLICATION SLAVE.
-CDC_PRIVILEGES = {
-    "REPLICATION SLAVE": ("REPLICATION SLAVE",),
-    "REPLICATION CLIENT": ("REPLICATION CLIENT", "BINLOG MONITOR"),
-}
 
 
 @dataclass
@@ -37,13 +32,6 @@ class ConnectionResult:
         if self.warnings:
             shape["Warnings"] = list(self.warnings)
         return {"Connection": shape}
-
-
-def missing_cdc_privileges(grants: list[str]) -> list[str]:
-    text = " ".join(grants).upper()
-    if "ALL PRIVILEGES ON *.*" in text:
-        return []
-    return [name for name, spellings in CDC_PRIVILEGES.items() if not any(s in text for s in spellings)]
 
 
 def check_source(address: SourceAddress) -> list[str]:

@@ -7,6 +7,7 @@ state store after every batch so other processes see progress.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -15,16 +16,17 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from binlake.capture.position import BinlogPosition
 from binlake.capture.snapshot import read_batches, start_consistent_snapshot
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
 from binlake.config.task_settings import FullLoadSettings
 from binlake.dms import TableState
 from binlake.errors import BinlakeError
+from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress, connect, explain
-from binlake.source.schema import SourceTable, describe_table
-from binlake.source.types import Column, DecodeCounters, arrow_field
+from binlake.source.plan import TablePlan, plan_table
+from binlake.source.schema import describe_table
+from binlake.source.types import DecodeCounters
 from binlake.state.store import StateStore, utcnow
 from binlake.target import naming
 from binlake.target.store import Bucket
@@ -35,45 +37,6 @@ log = logging.getLogger(__name__)
 
 class StopRequested(Exception):
     """The task was asked to stop; raised between batches."""
-
-
-@dataclass
-class TablePlan:
-    """One source table and how it lands in the target."""
-
-    source: SourceTable
-    target_schema: str
-    target_table: str
-    columns: tuple[Column, ...]
-    target_names: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        return self.source.label
-
-    def arrow_schema(self) -> pa.Schema:
-        return pa.schema([arrow_field(c, n) for c, n in zip(self.columns, self.target_names, strict=True)])
-
-
-def plan_table(source: SourceTable, mappings: TableMappings) -> TablePlan:
-    columns: list[Column] = []
-    names: list[str] = []
-    for column in source.columns:
-        name = mappings.target_column(source.schema, source.name, column.name)
-        if name is not None:
-            columns.append(column)
-            names.append(name)
-    if not columns:
-        raise BinlakeError(
-            f"transformation rules remove every column of {source.label}", fix="keep at least one column"
-        )
-    return TablePlan(
-        source,
-        mappings.target_schema(source.schema),
-        mappings.target_table(source.schema, source.name),
-        tuple(columns),
-        tuple(names),
-    )
 
 
 @dataclass
@@ -123,8 +86,8 @@ class FullLoad:
         """A cdc-only task's table: no full load, so it is complete from the start (as in DMS)."""
         self.store.execute(
             "INSERT INTO table_statistics (task, schema_name, table_name, target_schema, target_table, "
-            "table_state, last_update_time) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task, schema_name, table_name) "
-            "DO NOTHING",
+            "table_state, last_update_time, primary_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (task, schema_name, table_name) DO NOTHING",
             (
                 self.task_id,
                 plan.source.schema,
@@ -133,6 +96,7 @@ class FullLoad:
                 plan.target_table,
                 TableState.TABLE_COMPLETED.value,
                 utcnow(),
+                json.dumps(plan.target_key),
             ),
         )
 
@@ -190,8 +154,9 @@ class FullLoad:
             counters = "" if keep_cdc_counters else "inserts = 0, updates = 0, deletes = 0, ddls = 0, "
             self.store.execute(
                 "INSERT INTO table_statistics (task, schema_name, table_name, target_schema, target_table, "
-                "table_state, estimated_rows, last_update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "table_state, estimated_rows, last_update_time, primary_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (task, schema_name, table_name) DO UPDATE SET target_schema = excluded.target_schema, "
+                "primary_key = excluded.primary_key, "
                 "target_table = excluded.target_table, table_state = excluded.table_state, "
                 "estimated_rows = excluded.estimated_rows, full_load_rows = 0, full_load_error_rows = 0, "
                 "full_load_start_time = NULL, full_load_end_time = NULL, load_files = 0, zero_dates = 0, "
@@ -205,6 +170,7 @@ class FullLoad:
                     state.value,
                     plan.source.estimated_rows,
                     now,
+                    json.dumps(plan.target_key),
                 ),
             )
             return

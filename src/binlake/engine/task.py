@@ -12,16 +12,17 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from binlake.capture.position import BinlogPosition
-from binlake.config.endpoint import Endpoint
 from binlake.config.mappings import TableMappings
 from binlake.config.task_settings import ReplicationTaskSettings
 from binlake.dms import STOP_REASON_FULL_LOAD_DONE, STOP_REASON_USER, MigrationType, StartType, TaskStatus
 from binlake.engine.cdc import CdcRunner, parse_start_position, parse_start_time, position_at_time
-from binlake.engine.full_load import FullLoad, FullLoadResult, TablePlan, plan_table
-from binlake.engine.preflight import check_cdc_source, current_position
+from binlake.engine.full_load import FullLoad, FullLoadResult
 from binlake.errors import BinlakeError, TransientError
-from binlake.source.connection import SourceAddress, connect
+from binlake.monitor.sampler import MetricsSampler
+from binlake.position import BinlogPosition
+from binlake.source.connection import SourceAddress, connect, endpoint_address
+from binlake.source.plan import TablePlan, plan_table
+from binlake.source.preflight import check_cdc_source, current_position
 from binlake.source.schema import describe_table, list_tables
 from binlake.state import endpoints as endpoints_api
 from binlake.state import tasks as tasks_api
@@ -33,16 +34,7 @@ ACTIVE = (TaskStatus.STARTING.value, TaskStatus.RUNNING.value, TaskStatus.STOPPI
 STOP_POLL_SECONDS = 0.25
 
 
-def source_address(endpoint: Endpoint) -> SourceAddress:
-    return SourceAddress(
-        host=endpoint.ServerName,
-        port=endpoint.Port,
-        user=endpoint.Username,
-        password=endpoint.password_ref().resolve(),
-        database=endpoint.DatabaseName or None,
-        ssl_mode=endpoint.SslMode,
-        ssl_ca=endpoint.CertificatePath or None,
-    )
+source_address = endpoint_address
 
 
 def task_dir(store: StateStore, identifier: str) -> Path:
@@ -105,6 +97,7 @@ class TaskRunner:
         self.stop_event = threading.Event()
         self._watcher = threading.Thread(target=self._watch_stop, daemon=True, name="stop-watcher")
         self._done = threading.Event()
+        self.sampler = MetricsSampler(store, identifier)
 
     def _watch_stop(self) -> None:
         while not self._done.wait(STOP_POLL_SECONDS):
@@ -120,6 +113,7 @@ class TaskRunner:
         task = claim(self.store, self.identifier, os.getpid())
         handler = self._attach_log()
         self._watcher.start()
+        self.sampler.start()
         try:
             self._run(task, start_type, cdc_start_position, cdc_start_time)
         except BinlakeError as exc:
@@ -129,6 +123,7 @@ class TaskRunner:
             self._finish(TaskStatus.FAILED, "FATAL_ERROR", f"{type(exc).__name__}: {exc}")
             raise
         finally:
+            self.sampler.stop()
             self._done.set()
             logging.getLogger("binlake").removeHandler(handler)
             handler.close()
@@ -213,6 +208,7 @@ class TaskRunner:
                 self.stop_event,
                 lambda schema, table: reload_loader.reload(schema, table, mappings),
             )
+            self.sampler.watch(runner)
             try:
                 runner.run(start, gtid)
                 break

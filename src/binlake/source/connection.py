@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import MySQLdb
 from MySQLdb import _mysql
 
+from binlake.config.endpoint import Endpoint
 from binlake.config.secret import Secret
 from binlake.errors import BinlakeError
 
@@ -113,3 +114,16 @@ def connect(address: SourceAddress, *, raw: bool = False) -> MySQLdb.connections
         return conn
     except MySQLdb.Error as exc:
         raise explain(exc, address) from None
+
+
+def endpoint_address(endpoint: Endpoint) -> SourceAddress:
+    """A source endpoint's address, its password read now from where the endpoint says it lives."""
+    return SourceAddress(
+        host=endpoint.ServerName,
+        port=endpoint.Port,
+        user=endpoint.Username,
+        password=endpoint.password_ref().resolve(),
+        database=endpoint.DatabaseName or None,
+        ssl_mode=endpoint.SslMode,
+        ssl_ca=endpoint.CertificatePath or None,
+    )

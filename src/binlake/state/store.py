@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS table_statistics (
     load_files INTEGER NOT NULL DEFAULT 0,
     zero_dates INTEGER NOT NULL DEFAULT 0,
     snapshot_position TEXT,
+    primary_key TEXT,
     PRIMARY KEY (task, schema_name, table_name)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -90,7 +91,27 @@ CREATE TABLE IF NOT EXISTS events (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_task ON events (task, event_time);
+CREATE TABLE IF NOT EXISTS metrics (
+    task TEXT NOT NULL,
+    time REAL NOT NULL,
+    name TEXT NOT NULL,
+    value REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_by_task ON metrics (task, time);
 """
+
+
+# Columns added after a state directory may have been created; added in place on open.
+ADDED_COLUMNS = (
+    ("tasks", "cdc_checkpoint", "TEXT"),
+    ("tasks", "cdc_checkpoint_gtid", "TEXT"),
+    ("tasks", "cdc_checkpoint_commit_time", "TEXT"),
+    ("tasks", "cdc_read_position", "TEXT"),
+    ("tasks", "cdc_source_time", "TEXT"),
+    ("tasks", "cdc_changes_total", "INTEGER NOT NULL DEFAULT 0"),
+    ("tasks", "last_cdc_file", "TEXT"),
+    ("table_statistics", "primary_key", "TEXT"),
+)
 
 
 def utcnow() -> str:
@@ -121,6 +142,10 @@ class StateStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        for table, column, kind in ADDED_COLUMNS:
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self._db.close()

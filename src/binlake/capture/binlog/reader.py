@@ -15,8 +15,8 @@ from binlake.capture.binlog import events as ev
 from binlake.capture.binlog.charsets import Codec
 from binlake.capture.binlog.rows import RowDecoder, needs_data_types
 from binlake.capture.binlog.stream import BinlogStream
-from binlake.capture.position import BinlogPosition
 from binlake.errors import BinlakeError
+from binlake.position import BinlogPosition
 
 
 @dataclass

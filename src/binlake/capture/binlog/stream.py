@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pymysql
 
-from binlake.capture.position import BinlogPosition
 from binlake.errors import BinlakeError, TransientError
+from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress
 
 COM_BINLOG_DUMP = 0x12

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from binlake.capture.position import BinlogPosition
-from binlake.engine.connectivity import missing_cdc_privileges
 from binlake.errors import BinlakeError
+from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress, connect
+
+# MariaDB 10.5+ shows REPLICATION CLIENT as BINLOG MONITOR and REPLICATION SLAVE as REPLICATION SLAVE.
+CDC_PRIVILEGES = {
+    "REPLICATION SLAVE": ("REPLICATION SLAVE",),
+    "REPLICATION CLIENT": ("REPLICATION CLIENT", "BINLOG MONITOR"),
+}
+
+
+def missing_cdc_privileges(grants: list[str]) -> list[str]:
+    text = " ".join(grants).upper()
+    if "ALL PRIVILEGES ON *.*" in text:
+        return []
+    return [name for name, spellings in CDC_PRIVILEGES.items() if not any(s in text for s in spellings)]
+
 
 REQUIRED = {
     "log_bin": ("ON", "log_bin=ON (in my.cnf: log_bin=mysql-bin, then restart)"),

@@ -1,0 +1,155 @@
+"""The crawler (the guide's Glue crawler): register a task's tables in a DuckDB catalog file.
+
+For each replicated table it creates two views in the catalog database (``ecommerce_db`` for
+``ecommerce_platform`` by default): ``<table>`` is the current state, ``<table>__changes`` the change log
+with ``Op`` and commit order. The views read the files by glob, so new CDC files show up at once; crawl
+again after a schema change so the views list the new columns. The catalog is a plain DuckDB file: the
+duckdb CLI or Python can open it as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from binlake.catalog.lake import Lake, LakeTable
+from binlake.catalog.sql import changes_sql, current_sql, ident, literal
+from binlake.errors import BinlakeError
+
+CATALOG_FILE = "catalog.duckdb"
+META_SCHEMA = "binlake_catalog"
+
+
+def default_database(schema: str) -> str:
+    """The guide's naming: ecommerce_platform → ecommerce_db."""
+    return schema.split("_")[0] + "_db"
+
+
+@dataclass
+class CrawledTable:
+    database: str
+    name: str
+    location: str
+    columns: list[str]
+    key: list[str]
+    files: int
+    has_current_view: bool
+
+
+def open_catalog(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    if read_only and not path.exists():
+        raise BinlakeError(f"no catalog at {path}", fix="run binlake crawl --replication-task-arn TASK first")
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        raise BinlakeError(
+            f"cannot open the catalog {path}: {str(exc).splitlines()[0]}",
+            fix="wait for the other binlake command using it to finish",
+        ) from None
+
+
+def crawl(lake: Lake, catalog: Path, database: str | None = None) -> list[CrawledTable]:
+    crawled: list[CrawledTable] = []
+    conn = open_catalog(catalog)
+    try:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {META_SCHEMA}.tables (database VARCHAR, name VARCHAR, task VARCHAR, "
+            "source VARCHAR, location VARCHAR, key VARCHAR[], columns VARCHAR[], files INTEGER, "
+            "crawled_at TIMESTAMP, PRIMARY KEY (database, name))"
+        )
+        for table in lake.tables:
+            if not table.files:
+                continue
+            crawled.append(_register(conn, lake, table, database or default_database(table.schema)))
+    finally:
+        conn.close()
+    return crawled
+
+
+def _register(conn: duckdb.DuckDBPyConnection, lake: Lake, table: LakeTable, database: str) -> CrawledTable:
+    schema = lake.schema(table)
+    columns = [f.name for f in schema if f.name != "Op"]
+    location = lake.bucket.full(table.prefix)
+    paths = [f"{location}/*.parquet"]
+    if lake.settings.DatePartitionEnabled:
+        paths.append(f"{location}/**/*.parquet")
+    changes = changes_sql(paths, columns, "Op" in schema.names)
+    name = table.table
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(database)}")
+    conn.execute(f"CREATE OR REPLACE VIEW {ident(database)}.{ident(name + '__changes')} AS {changes}")
+    key = [k for k in table.key if k in columns]
+    if key:
+        current = current_sql(f"{ident(database)}.{ident(name + '__changes')}", columns, key)
+        conn.execute(f"CREATE OR REPLACE VIEW {ident(database)}.{ident(name)} AS {current}")
+    conn.execute(
+        f"INSERT OR REPLACE INTO {META_SCHEMA}.tables VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            database,
+            name,
+            lake.task,
+            f"{table.source_schema}.{table.source_table}",
+            location,
+            key,
+            columns,
+            len(table.files),
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
+    )
+    return CrawledTable(database, name, location, columns, key, len(table.files), bool(key))
+
+
+def athena_ddl(lake: Lake, database: str | None = None) -> str:
+    """CREATE EXTERNAL TABLE (and the current-state view) for Athena, Trino or Hive over the same files."""
+    statements = []
+    for table in lake.tables:
+        if not table.files:
+            continue
+        db = database or default_database(table.schema)
+        schema = lake.schema(table)
+        columns = ",\n".join(f"  `{f.name}` {hive_type(f.type)}" for f in schema)
+        location = lake.bucket.url.rstrip("/") + "/" + table.prefix + "/"
+        statements.append(
+            f"CREATE EXTERNAL TABLE IF NOT EXISTS `{db}`.`{table.table}__changes` (\n{columns}\n)\n"
+            f"STORED AS PARQUET\nLOCATION {literal(location)};"
+        )
+        key = [k for k in table.key if k in schema.names]
+        if key:
+            names = ", ".join(f'"{f.name}"' for f in schema if f.name != "Op")
+            partition = ", ".join(f'"{k}"' for k in key)
+            statements.append(
+                f'CREATE OR REPLACE VIEW "{db}"."{table.table}" AS SELECT {names} FROM (SELECT *, row_number() OVER '
+                f'(PARTITION BY {partition} ORDER BY "$path" DESC) AS rn FROM "{db}"."{table.table}__changes") '
+                "WHERE rn = 1 AND coalesce(\"Op\", 'I') <> 'D';"
+            )
+    return "\n\n".join(statements)
+
+
+def hive_type(arrow: pa.DataType) -> str:
+    if pa.types.is_int8(arrow):
+        return "tinyint"
+    if pa.types.is_int16(arrow) or pa.types.is_uint8(arrow):
+        return "smallint"
+    if pa.types.is_int32(arrow) or pa.types.is_uint16(arrow):
+        return "int"
+    if pa.types.is_int64(arrow) or pa.types.is_uint32(arrow) or pa.types.is_duration(arrow):
+        return "bigint"
+    if pa.types.is_uint64(arrow):
+        return "decimal(20,0)"
+    if pa.types.is_float32(arrow):
+        return "float"
+    if pa.types.is_float64(arrow):
+        return "double"
+    if pa.types.is_decimal(arrow):
+        return f"decimal({arrow.precision},{arrow.scale})"
+    if pa.types.is_date(arrow):
+        return "date"
+    if pa.types.is_timestamp(arrow):
+        return "timestamp"
+    if pa.types.is_binary(arrow) or pa.types.is_large_binary(arrow):
+        return "binary"
+    return "string"

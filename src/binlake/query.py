@@ -1,0 +1,28 @@
+"""SQL over the lake (the guide's Athena): run a statement against the DuckDB catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from binlake.catalog.crawler import open_catalog
+from binlake.errors import BinlakeError
+
+
+def run_query(catalog: Path, sql: str) -> pa.Table:
+    conn = open_catalog(catalog, read_only=True)
+    try:
+        relation = conn.sql(sql)
+        if relation is None:  # a statement without a result
+            return pa.table({})
+        fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
+        return fetch()
+    except duckdb.Error as exc:
+        message = " ".join(str(exc).split())
+        raise BinlakeError(
+            f"query failed: {message}", fix="check the SQL; binlake query 'SHOW ALL TABLES' lists tables"
+        ) from None
+    finally:
+        conn.close()

@@ -1,0 +1,291 @@
+"""The guide's Steps 4-7 with binlake: crawl, query, inspect, and verify (which must be right and exact)."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from binlake.sample import create_sample
+from binlake.sandbox import SandboxInfo
+from tests.conftest import Binlake
+from tests.lake import table_dir, target_settings, task_row, wait_for
+from tests.test_bad_input import assert_one_line_error
+from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
+
+GUIDE_INSERT = (
+    "INSERT INTO customers (customer_id, email, first_name, last_name, phone, city, state, country, customer_segment) "
+    "VALUES (UUID(), 'test@example.com', 'Test', 'User', '555-0100', 'Seattle', 'WA', 'US', 'New')"
+)
+
+
+@pytest.fixture
+def admin_endpoint(binlake: Binlake, sandbox_info: SandboxInfo) -> str:
+    """A source endpoint allowed to write, for verify's CDC probe."""
+    binlake.ok(
+        "create-endpoint", "--endpoint-identifier", "writer", "--endpoint-type", "source", "--engine-name", "mariadb",
+        "--server-name", sandbox_info.host, "--port", str(sandbox_info.port), "--username", sandbox_info.admin_user,
+        "--password-file", sandbox_info.admin_password_file,
+    )  # fmt: skip
+    return "writer"
+
+
+@pytest.fixture
+def guide(binlake: Binlake, endpoints, admin, database: str, bucket: Path) -> str:
+    """The guide's pipeline: sample data, a running full-load-and-cdc task, its first changes applied."""
+    create_sample(admin, database=database, customers=200, products=50, orders=400)
+    binlake.ok(
+        "create-endpoint", "--endpoint-identifier", "raw", "--endpoint-type", "target", "--engine-name", "s3",
+        "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.2),
+    )  # fmt: skip
+    create_cdc_task(binlake, "guide", database, target="raw")
+    start_detached(binlake, "guide")
+    wait_streaming(binlake, "guide")
+    return "guide"
+
+
+def db_name(database: str) -> str:
+    return database.split("_")[0] + "_db"
+
+
+def mysql_rows(admin, sql: str) -> list[tuple]:
+    cur = admin.cursor()
+    cur.execute(sql)
+    return [tuple(row) for row in cur.fetchall()]
+
+
+def test_guide_steps_4_to_7(binlake: Binlake, guide: str, admin, database: str, bucket: Path) -> None:
+    execute(
+        admin,
+        f"USE `{database}`",
+        GUIDE_INSERT,
+        "UPDATE orders SET quantity = quantity + 100 ORDER BY order_id LIMIT 5",
+    )
+    wait_caught_up(binlake, guide, admin)
+
+    crawled = binlake.ok("crawl", "--replication-task-arn", guide, "--output", "json").json()
+    catalog = db_name(database)
+    assert {(t["Database"], t["Table"]) for t in crawled["Tables"]} == {
+        (catalog, "customers"),
+        (catalog, "products"),
+        (catalog, "orders"),
+    }
+    # Step 6 in Athena, unchanged but for the database name.
+    found = binlake.ok(
+        "query", f"SELECT * FROM {catalog}.customers WHERE email = 'test@example.com'", "--output", "json"
+    ).json()
+    assert [(r["first_name"], r["city"], r["customer_segment"]) for r in found] == [("Test", "Seattle", "New")]
+    # Step 7: row counts in MySQL and in the lake.
+    counts_sql = (
+        "SELECT 'customers' AS table_name, COUNT(*) AS n FROM {db}.customers UNION ALL "
+        "SELECT 'products', COUNT(*) FROM {db}.products UNION ALL SELECT 'orders', COUNT(*) FROM {db}.orders"
+    )
+    lake_counts = binlake.ok("query", counts_sql.format(db=catalog), "--output", "json").json()
+    assert {r["table_name"]: r["n"] for r in lake_counts} == dict(
+        mysql_rows(admin, counts_sql.format(db=f"`{database}`"))
+    )
+    sample_sql = (
+        "SELECT customer_id, email, first_name, last_name FROM {db}.customers "
+        "ORDER BY created_at DESC, customer_id LIMIT 10"
+    )
+    lake_sample = binlake.ok("query", sample_sql.format(db=catalog), "--output", "json").json()
+    assert [tuple(r.values()) for r in lake_sample] == mysql_rows(admin, sample_sql.format(db=f"`{database}`"))
+    # The change log keeps Op and commit order.
+    shipped = binlake.ok(
+        "query", f"SELECT Op, count(*) AS n FROM {catalog}.orders__changes GROUP BY Op ORDER BY Op", "--output", "csv"
+    ).stdout.splitlines()
+    assert shipped == ["Op,n", "I,400", "U,5"]
+    # The catalog is a plain DuckDB file.
+    import duckdb
+
+    conn = duckdb.connect(str(binlake.state_dir / "catalog.duckdb"), read_only=True)
+    assert conn.execute(f"SELECT count(*) FROM {catalog}.products").fetchone()[0] == 50
+    conn.close()
+    ddl = binlake.ok("crawl", "--replication-task-arn", guide, "--athena-ddl").stdout
+    assert f"CREATE EXTERNAL TABLE IF NOT EXISTS `{catalog}`.`customers__changes`" in ddl
+    assert "STORED AS PARQUET" in ddl and "`unit_price` decimal(10,2)" in ddl
+    stop(binlake, guide)
+
+
+def test_crawl_again_picks_up_new_columns(binlake: Binlake, guide: str, admin, database: str) -> None:
+    catalog = db_name(database)
+    binlake.ok("crawl", "--replication-task-arn", guide)
+    execute(
+        admin,
+        f"ALTER TABLE `{database}`.products ADD COLUMN rating TINYINT",
+        f"UPDATE `{database}`.products SET rating = 5 LIMIT 3",
+    )
+    wait_caught_up(binlake, guide, admin)
+    binlake.ok("crawl", "--replication-task-arn", guide)
+    rated = binlake.ok("query", f"SELECT count(*) AS n FROM {catalog}.products WHERE rating = 5", "--output", "json")
+    assert rated.json() == [{"n": 3}]
+    stop(binlake, guide)
+
+
+def test_inspect_file_and_list(binlake: Binlake, guide: str, database: str, bucket: Path) -> None:
+    stop(binlake, guide)
+    path = table_dir(bucket, database, "customers", "hub") / "LOAD00000001.parquet"
+    shown = binlake.ok("inspect", str(path), "--rows", "3", "--output", "json").json()
+    assert shown["Rows"] == 200
+    assert {c["Column"]: c["Type"] for c in shown["Schema"]}["created_at"] == "timestamp[us]"
+    assert len(shown["Head"]) == 3
+    listing = binlake.ok("inspect", "--replication-task-arn", guide).stdout
+    assert f"hub/{database}/customers/LOAD00000001.parquet" in listing
+    assert "Total Objects: 3" in listing
+
+
+def test_verify_passes_while_a_workload_writes(
+    binlake: Binlake, guide: str, admin_endpoint: str, admin, database: str, sandbox
+) -> None:
+    binlake.ok("crawl", "--replication-task-arn", guide)
+    stop_writing = threading.Event()
+
+    def writer() -> None:
+        conn = sandbox.root_connection()
+        cur = conn.cursor()
+        rng = random.Random(5)
+        while not stop_writing.is_set():
+            cur.execute(
+                f"UPDATE `{database}`.orders SET quantity = quantity + 1 ORDER BY order_id LIMIT {rng.randint(1, 5)}"
+            )
+            cur.execute(f"DELETE FROM `{database}`.orders ORDER BY order_date LIMIT 1")
+        conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        result = binlake.run_process(
+            "verify", "--replication-task-arn", guide, "--probe-endpoint-arn", admin_endpoint, "--cdc-deadline", "30",
+            "--output", "json",
+        )  # fmt: skip
+    finally:
+        stop_writing.set()
+        thread.join()
+    report = json.loads(result.stdout)
+    failed = [c for c in report["Checks"] if not c["Passed"]]
+    assert failed == [] and result.exit_code == 0, failed
+    assert len(report["Checks"]) == 8
+    exact = report["Checks"][3]["Details"][f"{database}.orders"]
+    assert exact["DifferingKeys"] == 0 and exact["SourceRows"] == exact["TargetRows"]
+    assert report["Checks"][4]["Details"]["LatencySeconds"] < 30
+    stop(binlake, guide)
+
+
+def check(report: dict, number: int) -> dict:
+    return report["Checks"][number - 1]
+
+
+def verify_json(binlake: Binlake, task: str, *extra: str) -> tuple[int, dict]:
+    result = binlake.run_process("verify", "--replication-task-arn", task, "--no-probe", "--output", "json", *extra)
+    assert result.stdout, result.stderr
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_verify_finds_a_deleted_file_and_an_altered_value(
+    binlake: Binlake, guide: str, admin, database: str, bucket: Path
+) -> None:
+    binlake.ok("crawl", "--replication-task-arn", guide)
+    stop(binlake, guide)
+    products = table_dir(bucket, database, "products", "hub") / "LOAD00000001.parquet"
+    table = pq.read_table(products)
+    victim = table.column("product_id")[7].as_py()
+    names = table.column("product_name").to_pylist()
+    names[7] = "tampered"
+    pq.write_table(table.set_column(table.schema.get_field_index("product_name"), "product_name",
+                                    [names]).cast(table.schema), products)  # fmt: skip
+    (table_dir(bucket, database, "orders", "hub") / "LOAD00000001.parquet").unlink()
+
+    code, report = verify_json(binlake, guide)
+    assert code == 1
+    assert check(report, 1)["Passed"] is False  # stopped
+    assert check(report, 3)["Passed"] is False and f"{database}.orders" in check(report, 3)["Evidence"]
+    rows = check(report, 4)
+    assert rows["Passed"] is False
+    products_diff = rows["Details"][f"{database}.products"]
+    assert products_diff["DifferingKeys"] == 1
+    assert products_diff["Examples"][0]["key"] == {"product_id": victim}
+    assert set(products_diff["Examples"][0]["columns"]) == {"product_name"}
+    assert products_diff["Examples"][0]["columns"]["product_name"]["target"] == "tampered"
+    orders_diff = rows["Details"][f"{database}.orders"]
+    assert orders_diff["TargetRows"] == 0 and orders_diff["DifferingKeys"] == 400
+
+
+def test_verify_finds_a_source_change_while_stopped(binlake: Binlake, guide: str, admin, database: str) -> None:
+    binlake.ok("crawl", "--replication-task-arn", guide)
+    stop(binlake, guide)
+    customer = mysql_rows(admin, f"SELECT customer_id FROM `{database}`.customers ORDER BY customer_id LIMIT 1")[0][0]
+    execute(admin, f"UPDATE `{database}`.customers SET city = 'Elsewhere' WHERE customer_id = '{customer}'")
+
+    code, report = verify_json(binlake, guide)
+    assert code == 1
+    assert "guide is stopped" in check(report, 1)["Evidence"]
+    rows = check(report, 4)
+    assert rows["Passed"] is False
+    assert f"{database}.customers: 1 differing keys" in rows["Evidence"]
+    assert customer in rows["Evidence"] and "values differ in city" in rows["Evidence"]
+    assert "resume-processing" in rows["Fix"]
+
+
+def test_verify_reports_a_failed_task_and_binlog_not_row(
+    binlake: Binlake, guide: str, admin_endpoint: str, admin, database: str
+) -> None:
+    binlake.ok("crawl", "--replication-task-arn", guide)
+    execute(admin, "SET GLOBAL binlog_format = 'STATEMENT'")
+    try:
+        result = binlake.run_process("verify", "--replication-task-arn", guide, "--probe-endpoint-arn", admin_endpoint,
+                                     "--cdc-deadline", "3", "--output", "json")  # fmt: skip
+    finally:
+        execute(admin, "SET GLOBAL binlog_format = 'ROW'")
+    assert result.exit_code == 1
+    cdc = check(json.loads(result.stdout), 5)
+    assert cdc["Passed"] is False
+    assert "binlog_format is STATEMENT" in cdc["Evidence"]
+    assert "SET GLOBAL binlog_format = 'ROW'" in cdc["Fix"]
+    stop(binlake, guide)
+    import sqlite3
+
+    with sqlite3.connect(binlake.state_dir / "state.db") as db:
+        db.execute("UPDATE tasks SET status = 'failed', last_failure_message = 'lost the source' WHERE identifier = ?",
+                   (guide,))  # fmt: skip
+    code, report = verify_json(binlake, guide)
+    assert code == 1
+    assert check(report, 1)["Evidence"] == "guide is failed: lost the source"
+
+
+def test_verify_finds_a_table_missing_from_the_catalog(binlake: Binlake, guide: str, admin, database: str) -> None:
+    binlake.ok("crawl", "--replication-task-arn", guide)
+    execute(admin, f"CREATE TABLE `{database}`.reviews (id INT PRIMARY KEY, stars INT)",
+            f"INSERT INTO `{database}`.reviews VALUES (1, 5)")  # fmt: skip
+    wait_for(lambda: "reviews" in binlake.ok("describe-table-statistics", "--replication-task-arn", guide).stdout)
+    wait_caught_up(binlake, guide, admin)
+    code, report = verify_json(binlake, guide)
+    stop(binlake, guide)
+    assert code == 1
+    assert check(report, 6)["Passed"] is False
+    assert check(report, 6)["Evidence"] == f"not in the catalog: {database}.reviews"
+    assert check(report, 6)["Fix"] == f"binlake crawl --replication-task-arn {guide}"
+
+
+def test_lake_bad_input(binlake: Binlake, guide: str, database: str) -> None:
+    assert_one_line_error(binlake("crawl", "--replication-task-arn", "nope"), "replication task nope not found")
+    assert_one_line_error(binlake("query", "SELECT 1"), "no catalog at", "binlake crawl")
+    binlake.ok("crawl", "--replication-task-arn", guide)
+    assert_one_line_error(binlake("query", "SELEC nonsense"), "query failed: Parser Error")
+    assert_one_line_error(binlake("query", f"SELECT * FROM {db_name(database)}.nope"), "query failed: Catalog Error")
+    # The task's own user may not create the probe table.
+    result = binlake.run_process("verify", "--replication-task-arn", guide, "--cdc-deadline", "5")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: cannot write the CDC probe row into")
+    assert "GRANT CREATE, INSERT" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    stop(binlake, guide)
+    assert_one_line_error(binlake("inspect", "/no/such/file.parquet"), "no file at /no/such/file.parquet")
+    assert task_row(binlake.state_dir, guide)["status"] == "stopped"
+
+
+def test_crawl_of_a_task_that_never_ran(binlake: Binlake, endpoints, database: str) -> None:
+    create_cdc_task(binlake, "idle", database, target="lake")
+    assert_one_line_error(binlake("crawl", "--replication-task-arn", "idle"), "has not replicated any table yet")
