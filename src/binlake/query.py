@@ -7,12 +7,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from binlake.catalog.crawler import open_catalog
+from binlake.catalog.crawler import open_catalog_for_queries
 from binlake.errors import BinlakeError
+from binlake.state.store import StateStore
 
 
-def run_query(catalog: Path, sql: str) -> pa.Table:
-    conn = open_catalog(catalog, read_only=True)
+def run_query(catalog: Path, sql: str, store: StateStore) -> pa.Table:
+    conn = open_catalog_for_queries(catalog, store)
     try:
         relation = conn.sql(sql)
         if relation is None:  # a statement without a result

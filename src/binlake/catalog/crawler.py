@@ -19,6 +19,9 @@ import pyarrow as pa
 from binlake.catalog.lake import Lake, LakeTable
 from binlake.catalog.sql import changes_sql, current_sql, ident, literal
 from binlake.errors import BinlakeError
+from binlake.state import endpoints as endpoints_api
+from binlake.state.store import StateStore
+from binlake.target.store import Bucket
 
 CATALOG_FILE = "catalog.duckdb"
 META_SCHEMA = "binlake_catalog"
@@ -52,16 +55,37 @@ def open_catalog(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnecti
         ) from None
 
 
+def open_catalog_for_queries(path: Path, store: StateStore) -> duckdb.DuckDBPyConnection:
+    """The catalog, read-only, with every S3 target it points at readable (through pyarrow)."""
+    conn = open_catalog(path, read_only=True)
+    try:
+        endpoints = [row[0] for row in conn.execute(f"SELECT DISTINCT endpoint FROM {META_SCHEMA}.tables").fetchall()]
+    except duckdb.Error:
+        endpoints = []
+    for identifier in endpoints:
+        if not identifier:
+            continue
+        try:
+            endpoint = endpoints_api.get(store, identifier)
+        except BinlakeError:
+            continue  # deleted since the crawl; its local files may still be readable
+        if endpoint.S3Settings is not None:
+            Bucket.open(endpoint.S3Settings).register_with_duckdb(conn)
+    return conn
+
+
 def crawl(lake: Lake, catalog: Path, database: str | None = None) -> list[CrawledTable]:
     crawled: list[CrawledTable] = []
     conn = open_catalog(catalog)
+    lake.bucket.register_with_duckdb(conn)
     try:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {META_SCHEMA}.tables (database VARCHAR, name VARCHAR, task VARCHAR, "
             "source VARCHAR, location VARCHAR, key VARCHAR[], columns VARCHAR[], files INTEGER, "
-            "crawled_at TIMESTAMP, PRIMARY KEY (database, name))"
+            "crawled_at TIMESTAMP, endpoint VARCHAR, PRIMARY KEY (database, name))"
         )
+        conn.execute(f"ALTER TABLE {META_SCHEMA}.tables ADD COLUMN IF NOT EXISTS endpoint VARCHAR")
         for table in lake.tables:
             if not table.files:
                 continue
@@ -74,7 +98,7 @@ def crawl(lake: Lake, catalog: Path, database: str | None = None) -> list[Crawle
 def _register(conn: duckdb.DuckDBPyConnection, lake: Lake, table: LakeTable, database: str) -> CrawledTable:
     schema = lake.schema(table)
     columns = [f.name for f in schema if f.name != "Op"]
-    location = lake.bucket.full(table.prefix)
+    location = lake.duckdb_path(table.prefix)
     paths = [f"{location}/*.parquet"]
     if lake.settings.DatePartitionEnabled:
         paths.append(f"{location}/**/*.parquet")
@@ -87,7 +111,7 @@ def _register(conn: duckdb.DuckDBPyConnection, lake: Lake, table: LakeTable, dat
         current = current_sql(f"{ident(database)}.{ident(name + '__changes')}", columns, key)
         conn.execute(f"CREATE OR REPLACE VIEW {ident(database)}.{ident(name)} AS {current}")
     conn.execute(
-        f"INSERT OR REPLACE INTO {META_SCHEMA}.tables VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO {META_SCHEMA}.tables VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             database,
             name,
@@ -98,6 +122,7 @@ def _register(conn: duckdb.DuckDBPyConnection, lake: Lake, table: LakeTable, dat
             columns,
             len(table.files),
             datetime.now(UTC).replace(tzinfo=None),
+            lake.endpoint,
         ],
     )
     return CrawledTable(database, name, location, columns, key, len(table.files), bool(key))

@@ -42,6 +42,7 @@ class LakeTable:
 @dataclass
 class Lake:
     task: str
+    endpoint: str  # the target endpoint's identifier
     bucket: Bucket
     settings: S3Settings
     tables: list[LakeTable]
@@ -49,6 +50,9 @@ class Lake:
     def path(self, info: ObjectInfo) -> str:
         """A path DuckDB and pyarrow can open: absolute for a local bucket."""
         return self.bucket.full(info.path)
+
+    def duckdb_path(self, path: str) -> str:
+        return self.bucket.duckdb_path(path)
 
     def schema(self, table: LakeTable) -> pa.Schema:
         """The union of the table's file schemas by column name, in first-seen order (schema changes included)."""
@@ -95,4 +99,4 @@ def open_lake(store: StateStore, task_id: str) -> Lake:
             f"the target of {task_id} writes {settings.DataFormat}; the catalog reads Parquet targets",
             fix='use "DataFormat": "parquet" on the target endpoint',
         )
-    return Lake(task_id, bucket, settings, tables)
+    return Lake(task_id, task.target_endpoint, bucket, settings, tables)

@@ -81,6 +81,35 @@ class Bucket:
         kwargs.update(connect_timeout=5, request_timeout=30, retry_strategy=pafs.AwsStandardS3RetryStrategy(3))
         return cls(pafs.S3FileSystem(**kwargs), name, f"s3://{name}", local=False)
 
+    def duckdb_path(self, path: str) -> str:
+        """``path`` as DuckDB names it: absolute for a local bucket, ``<protocol>://bucket/key`` for S3 (served
+        by the filesystem ``register_with_duckdb`` installs)."""
+        if self.local:
+            return self.full(path)
+        return f"{self.duckdb_protocol}://{self.full(path)}"
+
+    @property
+    def duckdb_protocol(self) -> str:
+        return "binlake-s3-" + "".join(ch if ch.isalnum() else "-" for ch in self.url.removeprefix("s3://"))
+
+    def register_with_duckdb(self, conn: object) -> None:
+        """Let DuckDB read this S3 bucket through pyarrow (DuckDB's own httpfs would download itself)."""
+        if self.local:
+            return
+        from fsspec.implementations.arrow import ArrowFSWrapper
+
+        protocol = self.duckdb_protocol
+
+        class BucketFileSystem(ArrowFSWrapper):
+            @classmethod
+            def _strip_protocol(cls, path: str | list[str]) -> str | list[str]:
+                if isinstance(path, list):
+                    return [cls._strip_protocol(p) for p in path]  # type: ignore[misc]
+                return path.split("://", 1)[-1].lstrip("/")
+
+        BucketFileSystem.protocol = protocol
+        conn.register_filesystem(BucketFileSystem(self.fs))  # type: ignore[attr-defined]
+
     def full(self, path: str) -> str:
         return f"{self.root}/{path}" if path else self.root
 

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import MySQLdb
 
-from binlake.catalog.crawler import META_SCHEMA, open_catalog
+from binlake.catalog.crawler import META_SCHEMA, open_catalog, open_catalog_for_queries
 from binlake.catalog.lake import Lake, open_lake
 from binlake.catalog.sql import ident
 from binlake.config.mappings import TableMappings
@@ -339,7 +339,7 @@ class Verifier:
             return Check(
                 name, False, "no catalogued tables", fix=f"binlake crawl --replication-task-arn {self.task_id}"
             )
-        conn = open_catalog(self.options.catalog, read_only=True)
+        conn = open_catalog_for_queries(self.options.catalog, self.store)
         counts = {}
         try:
             for database, table in tables:

@@ -63,7 +63,7 @@ def cut_file_rows(lake: Lake, table: LakeTable, position: BinlogPosition) -> lis
             if BinlogPosition(binlog_file, log_pos) <= position:
                 rows = end
         if rows:
-            kept.append((path, rows))
+            kept.append((lake.duckdb_path(info.path), rows))
     return kept
 
 
@@ -83,6 +83,7 @@ def compare_table(
 ) -> TableComparison:
     raw = connect(address, raw=True)
     db = duckdb.connect()
+    lake.bucket.register_with_duckdb(db)
     try:
         position = start_consistent_snapshot(raw)
         if position is None:
@@ -122,7 +123,7 @@ def _load_target(
     db: duckdb.DuckDBPyConnection, lake: Lake, table: LakeTable, position: BinlogPosition, columns: list[str]
 ) -> None:
     data_columns = [c for c in columns if c != "Op"]
-    paths = [lake.path(info) for info in table.load_files]
+    paths = [lake.duckdb_path(info.path) for info in table.load_files]
     cuts = cut_file_rows(lake, table, position)
     paths += [path for path, _ in cuts]
     if not paths:

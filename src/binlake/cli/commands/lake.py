@@ -83,7 +83,7 @@ def query_command(
     """Run SQL over the lake (the guide's Athena step).
 
     Example: binlake query "SELECT * FROM ecommerce_db.customers WHERE email = 'test@example.com'" """
-    table = run_query(_catalog(ctx, catalog), sql)
+    table = run_query(_catalog(ctx, catalog), sql, context(ctx).store)
     rows = table.to_pylist()
     if output == QueryOutput.json:
         print_json(rows)
