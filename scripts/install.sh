@@ -10,6 +10,8 @@ command -v mariadb >/dev/null 2>&1 || packages+=(mariadb-client)
 dpkg -s libmariadb-dev >/dev/null 2>&1 || packages+=(libmariadb-dev)
 command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
 command -v gcc >/dev/null 2>&1 || packages+=(build-essential)
+# A headless browser for the dashboard's end-to-end test (tests/test_dashboard.py).
+command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || packages+=(python3-venv)
 [ -e "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] || packages+=(python3-dev)
 if [ ${#packages[@]} -gt 0 ]; then

@@ -150,6 +150,7 @@ def test_cdc_files_follow_every_committed_change(
     assert (stats["items"]["inserts"], stats["items"]["updates"], stats["items"]["deletes"]) == (100002, 12, 3)
     assert (stats["notes"]["inserts"], stats["notes"]["updates"], stats["notes"]["deletes"]) == (1, 0, 0)
     assert stats["items"]["full_load_rows"] == 100
+    assert task_row(binlake.state_dir, "cdc")["cdc_changes_total"] == 100002 + 12 + 3 + 1  # an update counts once
 
 
 def test_handoff_from_full_load_to_cdc_under_writes(

@@ -302,10 +302,10 @@ class CdcRunner:
                         pending.add("U", ts, after)
             pending.end_transaction(commit.position)
             buffer.bytes += changes.size
-            buffer.changes += len(rows)
+            buffer.changes += len(rows) // 2 if changes.kind == "U" else len(rows)
             if buffer.first_change_at is None:
                 buffer.first_change_at = time.monotonic()
-        self.changes_seen += sum(len(c.rows) for c in transaction)
+        self.changes_seen += sum(len(c.rows) // 2 if c.kind == "U" else len(c.rows) for c in transaction)
         self._note_read(commit.position, commit.timestamp)
 
     def _note_read(self, position: BinlogPosition, timestamp: int) -> None:

@@ -117,6 +117,7 @@ def delete(store: StateStore, identifier: str) -> ReplicationTask:
     with store.transaction() as db:
         db.execute("DELETE FROM table_statistics WHERE task = ?", (identifier,))
         db.execute("DELETE FROM events WHERE task = ?", (identifier,))
+        db.execute("DELETE FROM metrics WHERE task = ?", (identifier,))
         db.execute("DELETE FROM tasks WHERE identifier = ?", (identifier,))
     return task
 

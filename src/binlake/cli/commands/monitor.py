@@ -57,6 +57,8 @@ def describe_events(
         event_categories,
         max_records,
     )
+    if output == Output.table:
+        found = [{**event, "EventCategories": ", ".join(event["EventCategories"])} for event in found]
     render({"Events": found}, output, "Events", EVENT_COLUMNS)
 
 

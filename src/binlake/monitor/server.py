@@ -1,0 +1,100 @@
+"""The monitoring server: the dashboard page, its JSON API and Prometheus ``/metrics``, on the standard library.
+
+Routes: ``/`` (the page), ``/api/tasks``, ``/api/tasks/<task>/metrics?window=SECONDS``, ``/metrics``.
+It binds 127.0.0.1 unless told otherwise and only reads the state store.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from binlake.errors import BinlakeError
+from binlake.monitor import api, prometheus
+from binlake.monitor.page import PAGE
+from binlake.monitor.targets import Target
+from binlake.state.store import StateStore
+
+log = logging.getLogger(__name__)
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+class MonitorServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, store: StateStore, targets: dict[str, Target], host: str, port: int) -> None:
+        self.store = store
+        self.targets = targets
+        try:
+            super().__init__((host, port), Handler)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise BinlakeError(
+                    f"port {port} on {host} is in use", fix="pass --port with a free port (or --port 0 for any)"
+                ) from None
+            raise BinlakeError(
+                f"cannot listen on {host}:{port}: {exc.strerror}", fix="check --host and --port"
+            ) from None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def start(self) -> None:
+        """Serve in a background thread (tests, or a caller with its own loop)."""
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True, name="monitor-server")
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join()
+        self.server_close()
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: MonitorServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        parts = [unquote(p) for p in url.path.split("/") if p]
+        query = parse_qs(url.query)
+        try:
+            if not parts:
+                self._send(200, "text/html; charset=utf-8", PAGE.encode())
+            elif parts == ["metrics"]:
+                self._send(200, prometheus.CONTENT_TYPE, prometheus.render(self.server.store).encode())
+            elif parts == ["api", "tasks"]:
+                self._json(200, api.tasks_document(self.server.store))
+            elif len(parts) == 4 and parts[:2] == ["api", "tasks"] and parts[3] == "metrics":
+                window = float(query.get("window", [api.DEFAULT_WINDOW_SECONDS])[0])
+                self._json(200, api.metrics_document(self.server.store, parts[2], self.server.targets, window))
+            else:
+                self._json(404, {"Error": f"no such page: {url.path}"})
+        except BinlakeError as exc:
+            self._json(404, {"Error": str(exc)})
+        except ValueError as exc:
+            self._json(400, {"Error": str(exc)})
+
+    def _json(self, status: int, document: dict[str, Any]) -> None:
+        self._send(status, "application/json", json.dumps(document, default=str).encode())
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
