@@ -64,6 +64,18 @@ class Lake:
         return pa.schema(list(fields.values()))
 
 
+def list_files(bucket: Bucket, table: LakeTable) -> None:
+    """(Re)read the table's LOAD and CDC files; CDC files in name order, which is commit order."""
+    table.load_files, table.cdc_files = [], []
+    for info in bucket.list(table.prefix):
+        name = info.path.rpartition("/")[2]
+        if naming.LOAD_FILE.match(name):
+            table.load_files.append(info)
+        elif naming.CDC_FILE.match(name):
+            table.cdc_files.append(info)
+    table.cdc_files.sort(key=lambda info: info.path.rpartition("/")[2])
+
+
 def open_lake(store: StateStore, task_id: str) -> Lake:
     task = tasks_api.get(store, task_id)
     target = endpoints_api.get(store, task.target_endpoint)
@@ -81,13 +93,7 @@ def open_lake(store: StateStore, task_id: str) -> Lake:
             prefix,
             json.loads(row["primary_key"] or "[]"),
         )
-        for info in bucket.list(prefix):
-            name = info.path.rpartition("/")[2]
-            if naming.LOAD_FILE.match(name):
-                table.load_files.append(info)
-            elif naming.CDC_FILE.match(name):
-                table.cdc_files.append(info)
-        table.cdc_files.sort(key=lambda info: info.path.rpartition("/")[2])
+        list_files(bucket, table)
         tables.append(table)
     if not tables:
         raise BinlakeError(

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from binlake.capture.snapshot import read_batches, start_consistent_snapshot
-from binlake.catalog.lake import Lake, LakeTable
+from binlake.catalog.lake import Lake, LakeTable, list_files
 from binlake.catalog.sql import changes_sql, current_sql, ident, literal
 from binlake.changes import COMMITS_METADATA
 from binlake.errors import BinlakeError
@@ -90,6 +90,7 @@ def compare_table(
             raise BinlakeError(f"{address.host}:{address.port} has no binlog position", fix="set log_bin=ON")
         result = TableComparison(table.label, position)
         wait_for_checkpoint(position)
+        list_files(lake.bucket, table)  # files published while we waited belong to the comparison
         # A table with no files left compares as an empty table with the source's columns.
         target_columns = [f.name for f in lake.schema(table)] if table.files else list(plan.target_names)
         names = [n for n in plan.target_names if n in target_columns]
