@@ -61,5 +61,19 @@ import glob, pyarrow.parquet as pq
 path = sorted(glob.glob('$BUCKET/market-intelligence-hub/ecommerce_platform/customers/2*.parquet'))[-1]
 print(path); print(pq.read_table(path).select(['Op', 'email', 'first_name', 'city']).to_pylist())"
 
+step "The guide's Glue crawler and Athena queries (Steps 6 and 7): binlake crawl and binlake query"
+binlake crawl --replication-task-arn "$TASK"
+binlake query "SELECT * FROM ecommerce_db.customers WHERE email = 'test@example.com'"
+binlake query "SELECT 'customers' AS table_name, COUNT(*) AS athena_count FROM ecommerce_db.customers
+    UNION ALL SELECT 'products', COUNT(*) FROM ecommerce_db.products
+    UNION ALL SELECT 'orders', COUNT(*) FROM ecommerce_db.orders"
+
+step "The guide's automated verification script: binlake verify (8 success criteria, exact comparison)"
+binlake delete-endpoint --endpoint-arn mariadb-admin >/dev/null 2>&1 || true
+binlake create-endpoint --endpoint-identifier mariadb-admin --endpoint-type source --engine-name mariadb \
+    --server-name 127.0.0.1 --port "$(binlake sandbox status --output json | json "d['Sandbox']['port']")" \
+    --username binlake_admin --password-file "$BINLAKE_STATE_DIR/sandbox/admin.password" >/dev/null
+binlake verify --replication-task-arn "$TASK" --probe-endpoint-arn mariadb-admin --cdc-deadline 60
+
 step "Stop the task (resume later with --start-replication-task-type resume-processing)"
 binlake stop-replication-task --replication-task-arn "$TASK" --output json | json "d['ReplicationTask']['Status'], d['ReplicationTask']['StopReason']"

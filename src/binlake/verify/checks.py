@@ -326,7 +326,11 @@ class Verifier:
         finally:
             conn.close()
         catalogued = {source: (database, table) for database, table, source in rows}
-        missing = [t.label for t in lake.tables if t.files and f"{t.source_schema}.{t.source_table}" not in catalogued]
+        missing = [
+            t.label
+            for t in lake.tables
+            if t.files and t.source_table != PROBE_TABLE and f"{t.source_schema}.{t.source_table}" not in catalogued
+        ]
         if missing:
             return Check(name, False, f"not in the catalog: {', '.join(missing)}", fix=fix), list(catalogued.values())
         listed = ", ".join(f"{d}.{t}" for d, t in catalogued.values())
