@@ -11,6 +11,7 @@ compared column by column. So the answer is exact while the source keeps changin
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -108,10 +109,22 @@ def compare_table(
             for batch in read_batches(raw, plan.source, columns, batch_rows, DecodeCounters()):
                 yield _normalise(pa.RecordBatch.from_arrays(batch.columns, names=names))
 
-        db.register("source_stream", pa.RecordBatchReader.from_batches(source_schema, batches()))
-        db.execute("CREATE TEMP TABLE source AS SELECT * FROM source_stream")
-        db.unregister("source_stream")
-        _load_target(db, lake, table, position, target_columns)
+        # The target is merged by DuckDB's own threads while this one decodes the source.
+        target_cursor = db.cursor()
+        loading: list[BaseException] = []
+        loader = threading.Thread(
+            target=_load_target_into, args=(target_cursor, lake, table, position, target_columns, names, loading)
+        )
+        loader.start()
+        try:
+            db.register("source_stream", pa.RecordBatchReader.from_batches(source_schema, batches()))
+            db.execute("CREATE TABLE source AS SELECT * FROM source_stream")
+            db.unregister("source_stream")
+        finally:
+            loader.join()
+            target_cursor.close()
+        if loading:
+            raise loading[0]
         key = [k for k in table.key if k in names]
         _compare(db, result, names, key)
         return result
@@ -120,15 +133,37 @@ def compare_table(
         raw.close()
 
 
+def _load_target_into(
+    db: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    table: LakeTable,
+    position: BinlogPosition,
+    columns: list[str],
+    names: list[str],
+    errors: list[BaseException],
+) -> None:
+    try:
+        _load_target(db, lake, table, position, columns, names)
+    except BaseException as exc:  # handed to the comparing thread
+        errors.append(exc)
+
+
 def _load_target(
-    db: duckdb.DuckDBPyConnection, lake: Lake, table: LakeTable, position: BinlogPosition, columns: list[str]
+    db: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    table: LakeTable,
+    position: BinlogPosition,
+    columns: list[str],
+    names: list[str],
 ) -> None:
     data_columns = [c for c in columns if c != "Op"]
     paths = [lake.duckdb_path(info.path) for info in table.load_files]
     cuts = cut_file_rows(lake, table, position)
     paths += [path for path, _ in cuts]
     if not paths:
-        db.execute("CREATE TEMP TABLE target AS SELECT * FROM source LIMIT 0")
+        # No files: an empty table with the compared columns (typed by the NULLs' comparison with source later).
+        selected = ", ".join(f"NULL AS {ident(n)}" for n in names)
+        db.execute(f"CREATE TABLE target AS SELECT {selected} LIMIT 0")
         return
     changes = changes_sql(paths, data_columns, "Op" in columns)
     limits = " UNION ALL ".join(f"SELECT {literal(p.rpartition('/')[2])} AS _file, {n} AS _limit" for p, n in cuts)
@@ -142,7 +177,7 @@ def _load_target(
         current = current_sql(f"({changes})", data_columns, key)
     else:
         current = f"SELECT {', '.join(ident(c) for c in data_columns)} FROM ({changes}) WHERE \"Op\" <> 'D'"
-    db.execute(f"CREATE TEMP TABLE target AS {current}")
+    db.execute(f"CREATE TABLE target AS {current}")
 
 
 def _compare(db: duckdb.DuckDBPyConnection, result: TableComparison, names: list[str], key: list[str]) -> None:
