@@ -6,7 +6,10 @@ then decode column by column into Arrow; memory is a function of ``batch_rows``,
 
 from __future__ import annotations
 
+import gc
+import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import pyarrow as pa
 from MySQLdb import _mysql
@@ -44,10 +47,39 @@ def read_batches(
     select = ", ".join(select_expression(column) for column in columns)
     conn.query(f"SELECT {select} FROM {table.qualified}")
     result = conn.use_result()
-    while True:
-        rows = result.fetch_row(maxrows=batch_rows, how=0)
-        if not rows:
-            break
-        values = list(zip(*rows, strict=False))
-        arrays = [decode_text_column(values[i], column, counters) for i, column in enumerate(columns)]
-        yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+    with _cyclic_gc_paused():
+        while True:
+            rows = result.fetch_row(maxrows=batch_rows, how=0)
+            if not rows:
+                break
+            values = list(zip(*rows, strict=False))
+            arrays = [decode_text_column(values[i], column, counters) for i, column in enumerate(columns)]
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+_gc_lock = threading.Lock()
+_gc_readers = 0
+_gc_was_enabled = True
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while tables are read.
+
+    Every fetched row is a new tuple, so the collector would run again and again over objects that cannot
+    form cycles (tuples of bytes); measured, that was about a third of an exact comparison's time. It runs
+    again as soon as the last reader in the process is done.
+    """
+    global _gc_readers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_readers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_readers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_readers -= 1
+            if _gc_readers == 0 and _gc_was_enabled:
+                gc.enable()
