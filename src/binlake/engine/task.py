@@ -34,9 +34,6 @@ ACTIVE = (TaskStatus.STARTING.value, TaskStatus.RUNNING.value, TaskStatus.STOPPI
 STOP_POLL_SECONDS = 0.25
 
 
-source_address = endpoint_address
-
-
 def task_dir(store: StateStore, identifier: str) -> Path:
     path = store.state_dir / "tasks" / identifier
     path.mkdir(parents=True, exist_ok=True)
@@ -151,7 +148,7 @@ class TaskRunner:
         assert target.S3Settings is not None
         settings = ReplicationTaskSettings.parse(task.settings)
         mappings = TableMappings.parse(task.table_mappings)
-        address = source_address(source)
+        address = endpoint_address(source)
         bucket = Bucket.open(target.S3Settings)
         bucket.check_writable()
         migration = MigrationType(task.migration_type)

@@ -11,8 +11,8 @@ from binlake.cli.render import Output, render
 from binlake.config.endpoint import new_endpoint
 from binlake.config.filters import keep, parse_filters
 from binlake.engine.connectivity import test_endpoint
-from binlake.engine.task import source_address
 from binlake.errors import BinlakeError
+from binlake.source.connection import endpoint_address
 from binlake.state import endpoints as endpoints_api
 
 ENDPOINT_FILTERS = ("endpoint-arn", "endpoint-id", "endpoint-type", "engine-name")
@@ -133,7 +133,7 @@ def test_connection(
 
     Example: binlake test-connection --endpoint-arn src (exit 1 when the connection fails)"""
     endpoint = endpoints_api.get(context(ctx).store, endpoint_arn)
-    address = source_address(endpoint) if endpoint.is_source else None
+    address = endpoint_address(endpoint) if endpoint.is_source else None
     result = test_endpoint(endpoint, address)
     render(result.describe(), output, "Connection")
     if result.status != "successful":
