@@ -3,6 +3,7 @@ way to run the ``binlake`` command in-process or as a real subprocess."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -45,7 +46,13 @@ def database(admin: MySQLdb.connections.Connection) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex[:10]}"
     admin.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     yield name
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+    cur = admin.cursor()
+    # A prepared XA transaction outlives its connection and would hold the schema's locks forever.
+    cur.execute("XA RECOVER FORMAT='SQL'")
+    for row in cur.fetchall():
+        with contextlib.suppress(MySQLdb.Error):  # one whose connection is still open is not ours to end
+            cur.execute(f"XA ROLLBACK {row[3]}")
+    cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 @dataclass
@@ -180,3 +187,15 @@ def run_task(binlake: Binlake, name: str, start_type: str = "start-replication")
         start_type,
         "--quiet",
     )
+
+
+@pytest.fixture
+def cdc_target(binlake: Binlake, endpoints, bucket: Path) -> str:
+    """A local-directory target that writes CDC files every 0.2 s."""
+    from tests.lake import target_settings
+
+    binlake.ok(
+        "create-endpoint", "--endpoint-identifier", "lake-cdc", "--endpoint-type", "target", "--engine-name", "s3",
+        "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.2),
+    )  # fmt: skip
+    return "lake-cdc"

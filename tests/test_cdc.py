@@ -33,15 +33,6 @@ from tests.lake import (
 CDC_NAME = re.compile(r"^\d{8}-\d{9}\.parquet$")
 
 
-@pytest.fixture
-def cdc_target(binlake: Binlake, endpoints, bucket: Path) -> str:
-    binlake.ok(
-        "create-endpoint", "--endpoint-identifier", "lake-cdc", "--endpoint-type", "target", "--engine-name", "s3",
-        "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.2),
-    )  # fmt: skip
-    return "lake-cdc"
-
-
 def create_cdc_task(binlake: Binlake, name: str, schema: str, migration: str = "full-load-and-cdc",
                     target: str = "lake-cdc", table: str = "%") -> None:  # fmt: skip
     binlake.ok(
@@ -203,12 +194,18 @@ def test_exactly_once_after_kill_9(
     binlake: Binlake, cdc_target: str, admin, database: str, bucket: Path, sandbox
 ) -> None:
     """Invariant 1: kill -9 at random moments, during full load and CDC, while a workload runs; after
-    resume-processing every change is in the CDC files exactly once and the merged target equals the source."""
+    resume-processing every change is in the CDC files exactly once and the merged target equals the source.
+
+    The workload is what applications write: multi-table transactions, ORM-style savepoints with ROLLBACK TO
+    SAVEPOINT, rolled-back transactions, primary-key changes, XA transactions left prepared across kills and
+    then committed or rolled back, and one transaction larger than the task's memory budget (spilled)."""
     db = database
     execute(
         admin,
         f"CREATE TABLE `{db}`.accounts (id INT PRIMARY KEY, version INT NOT NULL, balance DECIMAL(12,2))",
         f"INSERT INTO `{db}`.accounts SELECT seq, 0, 100 FROM `{db}`.seq_1_to_200000",
+        f"CREATE TABLE `{db}`.ledger (id INT PRIMARY KEY, account INT NOT NULL, amount DECIMAL(12,2))",
+        f"CREATE TABLE `{db}`.vault (id INT PRIMARY KEY, version INT NOT NULL)",
     )
     binlake.ok(
         "create-endpoint", "--endpoint-identifier", "small-files", "--endpoint-type", "target", "--engine-name", "s3",
@@ -218,31 +215,87 @@ def test_exactly_once_after_kill_9(
         "create-replication-task", "--replication-task-identifier", "crashy", "--source-endpoint-arn", "src",
         "--target-endpoint-arn", "small-files", "--migration-type", "full-load-and-cdc",
         "--table-mappings", mappings(db), "--replication-task-settings",
-        json.dumps({"FullLoadSettings": {"CommitRate": 1000}}),
+        json.dumps({"FullLoadSettings": {"CommitRate": 1000}, "ChangeProcessingTuning": {"MemoryLimitTotal": 1}}),
     )  # fmt: skip
     stop_writing = threading.Event()
+    large_transaction = threading.Event()
 
     def writer() -> None:
-        conn = sandbox.root_connection()
-        cur = conn.cursor()
+        conn, xa_conn = sandbox.root_connection(), sandbox.root_connection()
+        cur, xa = conn.cursor(), xa_conn.cursor()
         rng = random.Random(11)
-        next_id = 1_000_000
+        next_id, next_ledger, next_vault, xa_count = 1_000_000, 1, 1, 0
+        prepared: list[str] = []  # prepared XA transactions of xa_conn, oldest first (one at a time)
+
+        def change(cur) -> None:
+            nonlocal next_id
+            choice = rng.random()
+            if choice < 0.6:
+                cur.execute(
+                    f"UPDATE `{db}`.accounts SET version = version + 1, balance = balance + 1 "
+                    f"WHERE id = {rng.randint(1, 200000)}"
+                )
+            elif choice < 0.85:
+                cur.execute(f"INSERT INTO `{db}`.accounts VALUES ({next_id}, 0, 1)")
+                next_id += 1
+            elif choice < 0.93:  # a primary-key change
+                cur.execute(
+                    f"UPDATE `{db}`.accounts SET id = {next_id}, version = version + 1 "
+                    f"WHERE id = {rng.randint(1, 200000)}"
+                )
+                next_id += 1
+            else:
+                cur.execute(f"DELETE FROM `{db}`.accounts WHERE id = {rng.randint(1, 200000)}")
+
         while not stop_writing.is_set():
-            cur.execute("BEGIN")
-            for _ in range(rng.randint(1, 20)):
-                choice = rng.random()
-                if choice < 0.6:
-                    cur.execute(
-                        f"UPDATE `{db}`.accounts SET version = version + 1, balance = balance + 1 "
-                        f"WHERE id = {rng.randint(1, 200000)}"
-                    )
-                elif choice < 0.9:
-                    cur.execute(f"INSERT INTO `{db}`.accounts VALUES ({next_id}, 0, 1)")
-                    next_id += 1
-                else:
-                    cur.execute(f"DELETE FROM `{db}`.accounts WHERE id = {rng.randint(1, 200000)}")
-            cur.execute("COMMIT")
+            shape = rng.random()
+            if large_transaction.is_set():
+                large_transaction.clear()
+                cur.execute(f"UPDATE `{db}`.accounts SET version = version + 1 WHERE id <= 40000")
+            elif shape < 0.1 and not prepared:  # XA: prepare now, decide some transactions later
+                xa_count += 1
+                xid = f"'crashy-{xa_count}'"
+                xa.execute(f"XA START {xid}")
+                for _ in range(rng.randint(1, 3)):
+                    xa.execute(f"INSERT INTO `{db}`.vault VALUES ({next_vault}, 0)")
+                    next_vault += 1
+                xa.execute(f"UPDATE `{db}`.vault SET version = version + 1 WHERE id = {rng.randint(1, next_vault)}")
+                xa.execute(f"XA END {xid}")
+                xa.execute(f"XA PREPARE {xid}")
+                prepared.append(xid)
+            elif shape < 0.2 and prepared:
+                xid = prepared.pop(0)
+                xa.execute(f"XA COMMIT {xid}" if rng.random() < 0.7 else f"XA ROLLBACK {xid}")
+            elif shape < 0.4:  # ORM nesting: savepoints, some rolled back to
+                cur.execute("BEGIN")
+                change(cur)
+                cur.execute("SAVEPOINT outer_sp")
+                change(cur)
+                cur.execute("SAVEPOINT inner_sp")
+                change(cur)
+                if rng.random() < 0.5:
+                    cur.execute("ROLLBACK TO SAVEPOINT inner_sp")
+                if rng.random() < 0.3:
+                    cur.execute("ROLLBACK TO SAVEPOINT outer_sp")
+                cur.execute("RELEASE SAVEPOINT outer_sp")
+                change(cur)
+                cur.execute("COMMIT")
+            elif shape < 0.45:  # rolled back as a whole
+                cur.execute("BEGIN")
+                change(cur)
+                cur.execute("ROLLBACK")
+            else:  # multi-table
+                cur.execute("BEGIN")
+                for _ in range(rng.randint(1, 20)):
+                    change(cur)
+                if rng.random() < 0.5:
+                    cur.execute(f"INSERT INTO `{db}`.ledger VALUES ({next_ledger}, {rng.randint(1, 200000)}, 1)")
+                    next_ledger += 1
+                cur.execute("COMMIT")
+        for xid in prepared:
+            xa.execute(f"XA COMMIT {xid}")
         conn.close()
+        xa_conn.close()
 
     rng = random.Random(2026)
     thread = threading.Thread(target=writer)
@@ -282,9 +335,11 @@ def test_exactly_once_after_kill_9(
             del loading
             if kills_in_load >= 3:
                 break
-        for _ in range(6):  # kill at random moments while streaming
+        for kill in range(6):  # kill at random moments while streaming
             pid = start_detached(binlake, "crashy", "resume-processing")
             wait_streaming(binlake, "crashy")
+            if kill == 2:
+                large_transaction.set()
             threading.Event().wait(rng.uniform(0.05, 1.0))
             os.kill(pid, signal.SIGKILL)
             wait_for(lambda pid=pid: not process_alive(pid), what="process gone")
@@ -310,12 +365,15 @@ def test_exactly_once_after_kill_9(
 
     assert kills_in_load >= 1, seen[:2]
     assert kills_in_cdc == 8
-    directory = table_dir(bucket, db, "accounts")
-    assert merged(directory, ("id",)) == source_state(admin, db, "accounts", ("id",))
-    counts = Counter((r["Op"], r["id"], r["version"]) for r in cdc_rows(directory))
-    duplicates = [change for change, n in counts.items() if n > 1]
-    assert not duplicates, f"changes present twice: {sorted(duplicates)[:5]}"
-    assert sum(1 for op, _, _ in counts if op == "U") > 100
+    for table in ("accounts", "ledger", "vault"):
+        directory = table_dir(bucket, db, table)
+        assert merged(directory, ("id",)) == source_state(admin, db, table, ("id",)), table
+        counts = Counter((r["Op"], r["id"], r.get("version")) for r in cdc_rows(directory))
+        duplicates = [change for change, n in counts.items() if n > 1]
+        assert not duplicates, f"changes of {table} present twice: {sorted(duplicates)[:5]}"
+    assert sum(1 for op, _, _ in counts if op == "U") > 0  # vault: XA transactions reached the lake
+    accounts = Counter(r["Op"] for r in cdc_rows(table_dir(bucket, db, "accounts")))
+    assert accounts["U"] > 40_000  # the large transaction, spilled past MemoryLimitTotal
     assert not task_row(binlake.state_dir, "crashy")["last_failure_message"]
 
 

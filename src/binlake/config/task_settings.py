@@ -16,7 +16,6 @@ PASSIVE_SECTIONS = (
     "Logging",
     "ControlTablesSettings",
     "StreamBufferSettings",
-    "ChangeProcessingTuning",
     "ChangeProcessingDdlHandlingPolicy",
     "ErrorBehavior",
     "ValidationSettings",
@@ -44,8 +43,25 @@ class FullLoadSettings:
 
 
 @dataclass
+class ChangeProcessingTuning:
+    MemoryLimitTotal: int = 64
+    """MB of one open transaction's row events held in memory; past it they are spilled to disk in the
+    task's directory (DMS's default is 1024 on its larger instances)."""
+    MemoryKeepTime: int = 60
+    BatchApplyPreserveTransaction: bool = True
+    BatchApplyTimeoutMin: int = 1
+    BatchApplyTimeoutMax: int = 30
+    BatchApplyMemoryLimit: int = 500
+    BatchSplitSize: int = 0
+    MinTransactionSize: int = 1000
+    CommitTimeout: int = 1
+    StatementCacheSize: int = 50
+
+
+@dataclass
 class ReplicationTaskSettings:
     FullLoadSettings: FullLoadSettings = field(default_factory=FullLoadSettings)
+    ChangeProcessingTuning: ChangeProcessingTuning = field(default_factory=ChangeProcessingTuning)
     passive: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -64,6 +80,8 @@ class ReplicationTaskSettings:
         for section, value in raw.items():
             if section == "FullLoadSettings":
                 settings.FullLoadSettings = _parse_full_load(value)
+            elif section == "ChangeProcessingTuning":
+                settings.ChangeProcessingTuning = _parse_change_processing(value)
             elif section in PASSIVE_SECTIONS:
                 settings.passive[section] = value
             else:
@@ -74,7 +92,13 @@ class ReplicationTaskSettings:
         return settings
 
     def to_json(self) -> str:
-        return json.dumps({"FullLoadSettings": asdict(self.FullLoadSettings), **self.passive})
+        return json.dumps(
+            {
+                "FullLoadSettings": asdict(self.FullLoadSettings),
+                "ChangeProcessingTuning": asdict(self.ChangeProcessingTuning),
+                **self.passive,
+            }
+        )
 
 
 def _parse_full_load(value: Any) -> FullLoadSettings:
@@ -93,4 +117,23 @@ def _parse_full_load(value: Any) -> FullLoadSettings:
         raise BinlakeError("MaxFullLoadSubTasks must be a whole number from 1 to 49")
     if not isinstance(settings.CommitRate, int) or not 1 <= settings.CommitRate <= 100_000:
         raise BinlakeError("CommitRate must be a whole number from 1 to 100000")
+    return settings
+
+
+def _parse_change_processing(value: Any) -> ChangeProcessingTuning:
+    if not isinstance(value, dict):
+        raise BinlakeError("ChangeProcessingTuning must be a JSON object")
+    known = {f.name for f in fields(ChangeProcessingTuning)}
+    for key in value:
+        if key not in known:
+            raise BinlakeError(
+                f"unknown ChangeProcessingTuning key {key!r}", fix=f"known keys: {', '.join(sorted(known))}"
+            )
+    settings = ChangeProcessingTuning(**value)
+    limit = settings.MemoryLimitTotal
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1_048_576:
+        raise BinlakeError(
+            f"MemoryLimitTotal {limit!r} is not a size in MB",
+            fix="give a whole number of MB from 1 to 1048576 (default 64)",
+        )
     return settings

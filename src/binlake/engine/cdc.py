@@ -11,6 +11,13 @@ A crash before 3 leaves an intent; the next start deletes the files it names and
 checkpoint, so those changes are written once, by the new run. A crash after 3 loses nothing either: the
 checkpoint says where the files end.
 
+Transactions (invariant 3): rows are collected per open transaction (capture/transaction.py, spilled to disk
+past the memory budget) and reach the change buffer only at COMMIT, XID or XA COMMIT; SAVEPOINT and ROLLBACK
+TO SAVEPOINT act inside the transaction, ROLLBACK and XA ROLLBACK drop it. A checkpoint is only ever at a
+transaction boundary. A prepared XA transaction can stay open across checkpoints: the checkpoint records
+where it starts, and a restart reads again from the earliest such start, skipping every transaction that
+ended at or before the checkpoint.
+
 Full-load handoff: each table's LOAD files come from a snapshot at a binlog position; a transaction of that
 table committed at or before it is in the LOAD files, so CDC skips it there.
 """
@@ -26,11 +33,25 @@ import time
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from binlake.capture.binlog.charsets import load_codec
-from binlake.capture.binlog.reader import BinlogReader, Commit, Heartbeat, RowChanges, Statement
+from binlake.capture.binlog.reader import (
+    Begin,
+    BinlogReader,
+    Commit,
+    Heartbeat,
+    Rollback,
+    RollbackToSavepoint,
+    RowChanges,
+    Savepoint,
+    Statement,
+    XaOutcome,
+    XaPrepare,
+)
 from binlake.capture.binlog.rows import RowDecoder, ZeroDates
 from binlake.capture.binlog.stream import BinlogStream
+from binlake.capture.transaction import OpenTransaction, remove_spill_files
 from binlake.changes import ChangeBuffer, Route
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
@@ -44,6 +65,9 @@ from binlake.target.writer import write_file
 
 log = logging.getLogger(__name__)
 STATUS_EVERY_SECONDS = 0.5
+# Row images (as binlog bytes) held in the change buffer before it is written out, whatever CdcMinFileSize
+# says: decoded, they weigh several times as much, and memory must not follow the batch settings alone.
+BUFFER_LIMIT_BYTES = 16 * 1024 * 1024
 FAULT_PAUSE_BEFORE_CHECKPOINT = float(os.environ.get("BINLAKE_FAULT_PAUSE_BEFORE_CHECKPOINT", "0") or 0)
 
 _NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"
@@ -110,6 +134,8 @@ class CdcRunner:
         mappings: TableMappings,
         stop: threading.Event,
         reload_table: Callable[[str, str], BinlogPosition | None],
+        spill_dir: Path,
+        memory_limit: int = 64 * 1024 * 1024,
     ) -> None:
         self.store = store
         self.task_id = task_id
@@ -131,11 +157,29 @@ class CdcRunner:
         self._last_file: str | None = None
         self.changes_seen = 0
         self._data_types: dict[tuple[str, str], dict[str, str]] = {}
+        self.memory_limit = memory_limit
+        # The change buffer's bound follows the memory budget too (a quarter of it, at most BUFFER_LIMIT_BYTES).
+        self.buffer_limit = min(BUFFER_LIMIT_BYTES, max(64 * 1024, memory_limit // 4))
+        self.spill_dir = spill_dir
+        # Prepared XA transactions waiting for XA COMMIT or XA ROLLBACK, by XA identifier.
+        self.prepared: dict[str, OpenTransaction] = {}
+        self._open_at_start: dict[str, BinlogPosition] = {}
+        # Transactions ending at or before this position are already in the lake (a restart that reads
+        # again from an open XA transaction's start passes over them).
+        self.replayed_until: BinlogPosition | None = None
+        self._batch_id: int | None = None
+        self._batch_files: list[str] = []
+        self._batch_stats: dict[tuple[str, str], list[int]] = {}
+        self._pending_ddls: dict[tuple[str, str], int] = {}
 
     # -- setup ------------------------------------------------------------------------------------------
     def load_state(self) -> None:
-        row = self.store.query("SELECT last_cdc_file FROM tasks WHERE identifier = ?", (self.task_id,))
+        row = self.store.query(
+            "SELECT last_cdc_file, cdc_open_transactions FROM tasks WHERE identifier = ?", (self.task_id,)
+        )
         self._last_file = row[0]["last_cdc_file"] if row else None
+        raw = row[0]["cdc_open_transactions"] if row else None
+        self._open_at_start = {xid: BinlogPosition.parse(start) for xid, start in json.loads(raw or "{}").items()}
         for stat in self.store.query(
             "SELECT schema_name, table_name, snapshot_position FROM table_statistics WHERE task = ?", (self.task_id,)
         ):
@@ -159,7 +203,13 @@ class CdcRunner:
         """Stream from ``start`` (or from the MariaDB GTID position ``gtid``) until asked to stop."""
         self.load_state()
         self.recover_intents()
+        remove_spill_files(self.spill_dir)
         self.checkpoint = self.last_commit = start
+        stream_start = start
+        if self._open_at_start and not gtid:
+            # Prepared XA transactions were open at the checkpoint: read them again from where they start.
+            stream_start = min(start, *self._open_at_start.values())
+            self.replayed_until = start
         codec_conn = connect(self.address)
         try:
             codec = load_codec(codec_conn)
@@ -167,34 +217,112 @@ class CdcRunner:
             codec_conn.close()
         interval = float(self.s3.CdcMaxBatchInterval)
         heartbeat = max(0.05, min(1.0, interval / 2 if interval else 1.0))
-        stream = BinlogStream(self.address, start, dump_server_id(self.task_id), heartbeat_seconds=heartbeat, gtid=gtid)
+        stream = BinlogStream(
+            self.address, stream_start, dump_server_id(self.task_id), heartbeat_seconds=heartbeat, gtid=gtid
+        )
         reader = BinlogReader(stream, codec, self.mappings.selects, self.data_types)
         if not gtid:
             self._checkpoint([], {})  # the task shows where CDC stands before the first change arrives
         origin = f"GTID position {gtid}" if gtid else f"binlog position {start}"
         log.info("CDC started from %s", origin)
         self.store.add_event(self.task_id, "state change", f"CDC started from {origin}")
-        transaction: list[RowChanges] = []
+        transaction: OpenTransaction | None = None
         try:
             for item in reader:
-                if isinstance(item, RowChanges):
-                    transaction.append(item)
+                kind = type(item)
+                if kind is RowChanges:
+                    if transaction is None:  # rows outside BEGIN ... COMMIT: a group of its own
+                        transaction = self._open_transaction(item.position, None)  # type: ignore[union-attr]
+                    transaction.add(item)  # type: ignore[arg-type]
                     continue
-                if isinstance(item, Commit):
-                    self._commit(transaction, item)
-                    transaction = []
-                elif isinstance(item, Statement):
-                    self._statement(item)
-                elif isinstance(item, Heartbeat):
-                    self._note_read(item.position, item.timestamp)
+                if kind is Begin:
+                    if transaction is not None:
+                        transaction.close()
+                    transaction = self._open_transaction(item.start, item.xid)  # type: ignore[union-attr]
+                elif kind is Commit:
+                    self._commit(transaction, item)  # type: ignore[arg-type]
+                    transaction = None
+                elif kind is Savepoint:
+                    if transaction is not None:
+                        transaction.savepoint(item.name)  # type: ignore[union-attr]
+                elif kind is RollbackToSavepoint:
+                    if transaction is not None and not transaction.rollback_to(item.name):  # type: ignore[union-attr]
+                        raise BinlakeError(
+                            f"ROLLBACK TO SAVEPOINT {item.name} has no SAVEPOINT {item.name} in its transaction "  # type: ignore[union-attr]
+                            f"in the binlog (near {reader.binlog_file})",
+                            fix="report this as a binlake bug with the source's version",
+                        )
+                elif kind is Rollback:
+                    if transaction is not None:
+                        transaction.close()
+                        transaction = None
+                    self._boundary(item.position, self.last_commit_time, None)  # type: ignore[union-attr]
+                elif kind is XaPrepare:
+                    self._prepare(transaction, item)  # type: ignore[arg-type]
+                    transaction = None
+                elif kind is XaOutcome:
+                    self._xa_outcome(item)  # type: ignore[arg-type]
+                elif kind is Statement:
+                    self._statement(item, transaction is not None)  # type: ignore[arg-type]
+                elif kind is Heartbeat:
+                    self._note_read(item.position, item.timestamp)  # type: ignore[union-attr]
                 if self.stop.is_set():
                     break
                 if self._due():
                     self.flush()
         finally:
             stream.close()
+            if transaction is not None:
+                transaction.close()
+            for held in self.prepared.values():
+                held.close()
         self.flush()
         log.info("CDC stopped at %s", self.checkpoint)
+
+    def _open_transaction(self, start: BinlogPosition, xid: str | None) -> OpenTransaction:
+        return OpenTransaction(start, xid, self.spill_dir, self.memory_limit)
+
+    def _replayed(self, position: BinlogPosition) -> bool:
+        """True for a transaction already in the lake, read again only to find an open XA transaction."""
+        return self.replayed_until is not None and position <= self.replayed_until
+
+    def _boundary(self, position: BinlogPosition, timestamp: int, gtid: str | None) -> None:
+        """A transaction ended at ``position`` with nothing to write: the next checkpoint may move past it."""
+        if not self._replayed(position):
+            self.last_commit, self.last_commit_time = position, timestamp or self.last_commit_time
+            self.last_gtid = gtid or self.last_gtid
+
+    def _prepare(self, transaction: OpenTransaction | None, prepare: XaPrepare) -> None:
+        if transaction is None or transaction.xid is None:
+            raise BinlakeError(
+                f"XA PREPARE at binlog position {prepare.position} without XA START",
+                fix="report this as a binlake bug with the source's version",
+            )
+        self.prepared.pop(transaction.xid, OpenTransaction(prepare.position, None, self.spill_dir, 0)).close()
+        self.prepared[transaction.xid] = transaction
+        self._boundary(prepare.position, self.last_commit_time, None)
+
+    def _xa_outcome(self, outcome: XaOutcome) -> None:
+        held = self.prepared.pop(outcome.xid, None)
+        if self._replayed(outcome.position):
+            if held is not None:
+                held.close()
+            return
+        if held is None:
+            if outcome.committed:
+                raise BinlakeError(
+                    f"XA COMMIT {outcome.xid} at binlog position {outcome.position} commits a transaction "
+                    "prepared before this task's start position, so its rows are unknown to it",
+                    fix="reload the task's tables (--start-replication-task-type reload-target) once no XA "
+                    "transaction is left prepared (XA RECOVER on the source lists them)",
+                )
+            self._boundary(outcome.position, outcome.timestamp, outcome.gtid)
+            return
+        if outcome.committed:
+            self._commit(held, Commit(outcome.position, outcome.timestamp, outcome.gtid))
+        else:
+            held.close()
+            self._boundary(outcome.position, outcome.timestamp, outcome.gtid)
 
     def data_types(self, schema: str, table: str) -> dict[str, str]:
         """Column name → information_schema DATA_TYPE, read once per table and again after its DDL."""
@@ -220,7 +348,7 @@ class CdcRunner:
             # Nothing to write, but the position moved (other tables' transactions): checkpoint it now and
             # then, so a restart does not reread them and the binlog they sit in may be purged.
             return self.last_commit != self.checkpoint and time.monotonic() - self._checkpointed_at > 1.0
-        if buffer.bytes >= self.s3.CdcMinFileSize * 1024:
+        if buffer.bytes >= min(self.s3.CdcMinFileSize * 1024, self.buffer_limit):
             return True
         return time.monotonic() - buffer.first_change_at >= float(self.s3.CdcMaxBatchInterval)
 
@@ -266,47 +394,77 @@ class CdcRunner:
             ),
         )
 
-    def _commit(self, transaction: list[RowChanges], commit: Commit) -> None:
+    def _commit(self, transaction: OpenTransaction | None, commit: Commit) -> None:
+        if self._replayed(commit.position):
+            if transaction is not None:
+                transaction.close()
+            return
         self.last_commit, self.last_commit_time, self.last_gtid = commit.position, commit.timestamp, commit.gtid
+        if transaction is None:
+            self._note_read(commit.position, commit.timestamp)
+            return
+        try:
+            self._add_transaction(transaction, commit)
+        finally:
+            transaction.close()
+        self._note_read(commit.position, commit.timestamp)
+
+    def _add_transaction(self, transaction: OpenTransaction, commit: Commit) -> None:
+        if transaction.spilled:
+            log.info(
+                "Transaction ending at %s (%.1f MB of row events) spilled to disk past MemoryLimitTotal",
+                commit.position,
+                transaction.size / 1e6,
+            )
         inserts_only, no_deletes = self.s3.CdcInsertsOnly, self.s3.CdcInsertsAndUpdates
         buffer = self.buffer
-        for changes in transaction:
+        touched: set[tuple[str, str, int]] = set()
+        for changes in transaction.changes():
             route = self._route(changes.decoder)
             snapshot = self.snapshots.get((route.schema, route.table))
             if snapshot is not None and commit.position <= snapshot:
                 continue  # already in the table's LOAD files
             pending = buffer.table(route, id(changes.decoder))
+            touched.add((route.schema, route.table, id(changes.decoder)))
             rows, ts = changes.rows, commit.timestamp
+            stats = self._batch_stats.setdefault((route.schema, route.table), [0, 0, 0])
             if changes.kind == "I":
-                pending.inserts += len(rows)
+                stats[0] += len(rows)
                 for row in rows:
                     pending.add("I", ts, row)
             elif changes.kind == "D":
-                pending.deletes += len(rows)
+                stats[2] += len(rows)
                 if not (inserts_only or no_deletes):
                     for row in rows:
                         pending.add("D", ts, row)
             else:
-                pending.updates += len(rows) // 2
-                if inserts_only:
-                    continue
-                key = route.primary_key
-                for i in range(0, len(rows), 2):
-                    before, after = rows[i], rows[i + 1]
-                    if key and any(before[k] != after[k] for k in key):
-                        # A key change: the old key's row is gone, so merging by key needs a delete.
-                        if not no_deletes:
-                            pending.add("D", ts, before)
-                        pending.add("I", ts, after)
-                    else:
-                        pending.add("U", ts, after)
-            pending.end_transaction(commit.position)
+                stats[1] += len(rows) // 2
+                if not inserts_only:
+                    key = route.primary_key
+                    for i in range(0, len(rows), 2):
+                        before, after = rows[i], rows[i + 1]
+                        if key and any(before[k] != after[k] for k in key):
+                            # A key change: the old key's row is gone, so merging by key needs a delete.
+                            if not no_deletes:
+                                pending.add("D", ts, before)
+                            pending.add("I", ts, after)
+                        else:
+                            pending.add("U", ts, after)
+            count = len(rows) // 2 if changes.kind == "U" else len(rows)
+            changes.release()
             buffer.bytes += changes.size
-            buffer.changes += len(rows) // 2 if changes.kind == "U" else len(rows)
+            buffer.changes += count
+            self.changes_seen += count
             if buffer.first_change_at is None:
                 buffer.first_change_at = time.monotonic()
-        self.changes_seen += sum(len(c.rows) // 2 if c.kind == "U" else len(c.rows) for c in transaction)
-        self._note_read(commit.position, commit.timestamp)
+            if buffer.bytes >= self.buffer_limit:
+                # A transaction larger than the buffer: write what is held now, under the batch's intent,
+                # and checkpoint only once the whole transaction is in files.
+                self._publish()
+        for key in touched:
+            pending = buffer.tables.get(key)
+            if pending is not None:
+                pending.end_transaction(commit.position)
 
     def _note_read(self, position: BinlogPosition, timestamp: int) -> None:
         now = time.monotonic()
@@ -318,13 +476,18 @@ class CdcRunner:
             (str(position), _iso(timestamp), self.task_id),
         )
 
-    def _statement(self, statement: Statement) -> None:
+    def _statement(self, statement: Statement, in_transaction: bool = False) -> None:
+        """A DDL or other statement. Inside a transaction's group (CREATE TABLE ... SELECT) its effects are
+        taken now, but the position only moves at the group's COMMIT: never a checkpoint mid-transaction."""
+        if self._replayed(statement.position):
+            return
         self.flush()
-        self.last_commit, self.last_commit_time, self.last_gtid = (
-            statement.position,
-            statement.timestamp,
-            statement.gtid,
-        )
+        if not in_transaction:
+            self.last_commit, self.last_commit_time, self.last_gtid = (
+                statement.position,
+                statement.timestamp,
+                statement.gtid,
+            )
         touched = [
             (kind, schema, table)
             for kind, schema, table in ddl_targets(statement.sql, statement.schema)
@@ -347,18 +510,38 @@ class CdcRunner:
                     (self.task_id, schema, table),
                 )
             self.routes = {k: r for k, r in self.routes.items() if (r.schema, r.table) != (schema, table)}
-        self._checkpoint([], {(s, t): 1 for _, s, t in touched})
+        for _, schema, table in touched:
+            self._pending_ddls[(schema, table)] = self._pending_ddls.get((schema, table), 0) + 1
+        if not in_transaction:
+            self._checkpoint([], {})
 
     # -- flushing -----------------------------------------------------------------------------------------
     def flush(self) -> None:
-        if not self.buffer:
+        """Write what the buffer holds and checkpoint after it (a transaction boundary)."""
+        if not self.buffer and self._batch_id is None:
             if self.last_commit != self.checkpoint:
                 self._checkpoint([], {})
             return
+        self._publish()
+        stats = {key: (i, u, d) for key, (i, u, d) in self._batch_stats.items()}
+        changes = sum(i + u + d for i, u, d in stats.values())
+        if FAULT_PAUSE_BEFORE_CHECKPOINT:
+            # Fault injection for the exactly-once tests: widen the window between publish and checkpoint.
+            log.info("Batch %d published; checkpoint pending", self._batch_id)
+            time.sleep(FAULT_PAUSE_BEFORE_CHECKPOINT)
+        files = self._batch_files
+        self._checkpoint(files, {}, stats, self._batch_id, changes)
+        log.debug("Flushed %d changes into %d files up to %s", changes, len(files), self.last_commit)
+        self._batch_id, self._batch_files, self._batch_stats = None, [], {}
+
+    def _publish(self) -> None:
+        """Write one file per table of the buffer, named first in the batch's intent, and empty the buffer."""
         moment = datetime.now(UTC)
         extension = self.s3.extension
         planned: list[tuple[str, object]] = []
         for pending in self.buffer.tables.values():
+            if not pending.rows:
+                continue  # every change of the table was filtered out (CdcInsertsOnly, CdcInsertsAndUpdates)
             route = pending.route
             prefix = naming.table_prefix(self.s3.BucketFolder, route.target_schema, route.target_table)
             if self.s3.DatePartitionEnabled:
@@ -367,26 +550,28 @@ class CdcRunner:
                 )
             self._last_file = naming.next_cdc_file_name(moment, extension, self._last_file)
             planned.append((f"{prefix}/{self._last_file}", pending))
-        batch_id = int(time.time() * 1000)
-        self.store.execute(
-            "INSERT INTO cdc_intents (task, batch, start_position, end_position, files) VALUES (?, ?, ?, ?, ?)",
-            (self.task_id, batch_id, str(self.checkpoint), str(self.last_commit), json.dumps([p for p, _ in planned])),
-        )
-        for path, pending in planned:
-            batch = pending.record_batch(True, self.s3.TimestampColumnName)  # type: ignore[attr-defined]
-            write_file(self.bucket, path, self.s3, batch)
-        stats: dict[tuple[str, str], tuple[int, int, int]] = {}
-        for pending in self.buffer.tables.values():
-            key = (pending.route.schema, pending.route.table)
-            i, u, d = stats.get(key, (0, 0, 0))
-            stats[key] = (i + pending.inserts, u + pending.updates, d + pending.deletes)
-        changes = self.buffer.changes
-        if FAULT_PAUSE_BEFORE_CHECKPOINT:
-            # Fault injection for the exactly-once tests: widen the window between publish and checkpoint.
-            log.info("Batch %d published; checkpoint pending", batch_id)
-            time.sleep(FAULT_PAUSE_BEFORE_CHECKPOINT)
-        self._checkpoint([p for p, _ in planned], {}, stats, batch_id, changes)
-        log.debug("Flushed %d changes into %d files up to %s", changes, len(planned), self.last_commit)
+        if planned:
+            self._batch_files = self._batch_files + [path for path, _ in planned]
+            if self._batch_id is None:
+                self._batch_id = int(time.time() * 1000)
+                self.store.execute(
+                    "INSERT INTO cdc_intents (task, batch, start_position, end_position, files) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        self.task_id,
+                        self._batch_id,
+                        str(self.checkpoint),
+                        str(self.last_commit),
+                        json.dumps(self._batch_files),
+                    ),
+                )
+            else:
+                self.store.execute(
+                    "UPDATE cdc_intents SET files = ?, end_position = ? WHERE task = ? AND batch = ?",
+                    (json.dumps(self._batch_files), str(self.last_commit), self.task_id, self._batch_id),
+                )
+            for path, pending in planned:
+                batch = pending.record_batch(True, self.s3.TimestampColumnName)  # type: ignore[attr-defined]
+                write_file(self.bucket, path, self.s3, batch)
         self.buffer.clear()
 
     def _checkpoint(
@@ -402,8 +587,8 @@ class CdcRunner:
             db.execute(
                 "UPDATE tasks SET cdc_checkpoint = ?, cdc_checkpoint_gtid = COALESCE(?, cdc_checkpoint_gtid), "
                 "cdc_checkpoint_commit_time = ?, cdc_read_position = ?, cdc_source_time = ?, "
-                "cdc_changes_total = cdc_changes_total + ?, last_cdc_file = COALESCE(?, last_cdc_file) "
-                "WHERE identifier = ?",
+                "cdc_changes_total = cdc_changes_total + ?, last_cdc_file = COALESCE(?, last_cdc_file), "
+                "cdc_open_transactions = ? WHERE identifier = ?",
                 (
                     str(self.last_commit),
                     self.last_gtid,
@@ -412,6 +597,9 @@ class CdcRunner:
                     _iso(self.last_commit_time),
                     changes,
                     self._last_file if files else None,
+                    json.dumps({xid: str(held.start) for xid, held in self.prepared.items()})
+                    if self.prepared
+                    else None,
                     self.task_id,
                 ),
             )
@@ -421,7 +609,7 @@ class CdcRunner:
                     "deletes = deletes + ?, last_update_time = ? WHERE task = ? AND schema_name = ? AND table_name = ?",
                     (inserts, updates, deletes, now, self.task_id, schema, table),
                 )
-            for (schema, table), count in ddls.items():
+            for (schema, table), count in {**ddls, **self._pending_ddls}.items():
                 db.execute(
                     "UPDATE table_statistics SET ddls = ddls + ?, last_update_time = ? WHERE task = ? AND "
                     "schema_name = ? AND table_name = ?",
@@ -430,6 +618,7 @@ class CdcRunner:
             if batch_id is not None:
                 db.execute("DELETE FROM cdc_intents WHERE task = ? AND batch = ?", (self.task_id, batch_id))
         self.checkpoint = self.last_commit
+        self._pending_ddls = {}
         self._checkpointed_at = time.monotonic()
         if ZeroDates.count:
             log.warning("%d zero or invalid dates written as NULL", ZeroDates.count)

@@ -158,7 +158,9 @@ class TaskRunner:
         plans = select_tables(address, mappings)
         resume = start_type == StartType.RESUME_PROCESSING
         if not resume and captures:
-            tasks_api.update(self.store, self.identifier, cdc_checkpoint=None, cdc_checkpoint_gtid=None)
+            tasks_api.update(
+                self.store, self.identifier, cdc_checkpoint=None, cdc_checkpoint_gtid=None, cdc_open_transactions=None
+            )
         if resume:
             done = {
                 (r["schema_name"], r["table_name"])
@@ -204,6 +206,8 @@ class TaskRunner:
                 mappings,
                 self.stop_event,
                 lambda schema, table: reload_loader.reload(schema, table, mappings),
+                spill_dir=task_dir(self.store, self.identifier) / "spill",
+                memory_limit=settings.ChangeProcessingTuning.MemoryLimitTotal * 1024 * 1024,
             )
             self.sampler.watch(runner)
             try:

@@ -10,6 +10,7 @@ from MySQLdb import _mysql
 from binlake.config.endpoint import Endpoint
 from binlake.config.secret import Secret
 from binlake.errors import BinlakeError
+from binlake.source.flavor import require_mariadb
 
 CONNECT_TIMEOUT_SECONDS = 10
 # Server error codes (https://mariadb.com/kb/en/mariadb-error-codes/).
@@ -106,10 +107,12 @@ def connect(address: SourceAddress, *, raw: bool = False) -> MySQLdb.connections
     try:
         if raw:
             conn = _mysql.connect(conv={}, **kwargs)
+            require_mariadb(conn.get_server_info(), address.host, address.port)
             conn.set_character_set("utf8mb4")
             conn.query("SET time_zone = '+00:00', net_write_timeout = 3600, net_read_timeout = 3600")
             return conn
         conn = MySQLdb.connect(charset="utf8mb4", autocommit=True, **kwargs)
+        require_mariadb(conn.get_server_info(), address.host, address.port)
         conn.query("SET time_zone = '+00:00'")
         return conn
     except MySQLdb.Error as exc:

@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     cdc_read_position TEXT,
     cdc_source_time TEXT,
     cdc_changes_total INTEGER NOT NULL DEFAULT 0,
-    last_cdc_file TEXT
+    last_cdc_file TEXT,
+    cdc_open_transactions TEXT
 );
 CREATE TABLE IF NOT EXISTS cdc_intents (
     task TEXT NOT NULL,
@@ -110,6 +111,7 @@ ADDED_COLUMNS = (
     ("tasks", "cdc_source_time", "TEXT"),
     ("tasks", "cdc_changes_total", "INTEGER NOT NULL DEFAULT 0"),
     ("tasks", "last_cdc_file", "TEXT"),
+    ("tasks", "cdc_open_transactions", "TEXT"),
     ("table_statistics", "primary_key", "TEXT"),
 )
 

@@ -38,6 +38,7 @@ class ReplicationTask:
     cdc_source_time: str | None = None
     cdc_changes_total: int = 0
     last_cdc_file: str | None = None
+    cdc_open_transactions: str | None = None  # JSON {XA identifier: start position} of prepared transactions
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ReplicationTask:

@@ -50,22 +50,31 @@ class TableComparison:
 
 
 def cut_file_rows(lake: Lake, table: LakeTable, position: BinlogPosition) -> list[tuple[str, int]]:
-    """(path, rows to keep) for each CDC file: the rows of transactions committed at or before ``position``."""
-    kept = []
+    """(path, rows to keep) for each CDC file: the rows of transactions committed at or before ``position``.
+
+    A transaction too large for one batch is written across several files: the rows after a file's last
+    commit belong to the next commit recorded in a later file of the table.
+    """
+    kept: list[tuple[str, int]] = []
+    waiting: list[tuple[int, int]] = []  # (index in kept, all its rows): files whose last rows wait for a commit
     for info in table.cdc_files:
         path = lake.path(info)
         with lake.bucket.fs.open_input_file(path) as handle:
-            metadata = pq.read_schema(handle).metadata or {}
-        raw = metadata.get(COMMITS_METADATA.encode())
+            metadata = pq.read_metadata(handle)
+        raw = (metadata.metadata or {}).get(COMMITS_METADATA.encode())
         if raw is None:
             raise BinlakeError(f"{info.path} has no commit positions", fix="reload the table (reload-target)")
-        rows = 0
-        for end, binlog_file, log_pos in json.loads(raw):
-            if BinlogPosition(binlog_file, log_pos) <= position:
-                rows = end
-        if rows:
-            kept.append((lake.duckdb_path(info.path), rows))
-    return kept
+        commits = [(end, BinlogPosition(binlog_file, log_pos)) for end, binlog_file, log_pos in json.loads(raw)]
+        if commits and waiting:
+            if commits[0][1] <= position:
+                for index, all_rows in waiting:
+                    kept[index] = (kept[index][0], all_rows)
+            waiting = []
+        kept.append((lake.duckdb_path(info.path), max((end for end, at in commits if at <= position), default=0)))
+        last_end = commits[-1][0] if commits else 0
+        if last_end < metadata.num_rows and (not commits or commits[-1][1] <= position):
+            waiting.append((len(kept) - 1, metadata.num_rows))
+    return [(path, rows) for path, rows in kept if rows]
 
 
 def _normalise(batch: pa.RecordBatch) -> pa.RecordBatch:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from binlake.errors import BinlakeError
+
 HEADER = struct.Struct("<IBIIIH")
 HEADER_SIZE = 19
 
@@ -288,3 +290,67 @@ def _parse_optional_metadata(table_map: TableMap, body: bytes, pos: int) -> None
                 _prefix, p = packed_int(body, p)
                 table_map.primary_key.append(index)
         pos = chunk_end
+
+
+# The byte before a FORMAT_DESCRIPTION_EVENT's CRC: the checksum algorithm of that file's events.
+CHECKSUM_OFF = 0
+
+# Events that carry no row change binlake needs (statement-replication context, markers, MySQL's
+# bookkeeping); any other type it does not handle stops the task (invariant: unknown means stop).
+IGNORABLE_EVENTS = frozenset(
+    {
+        STOP_EVENT,
+        5,  # INTVAR_EVENT
+        13,  # RAND_EVENT
+        14,  # USER_VAR_EVENT
+        28,  # IGNORABLE_EVENT
+        29,  # ROWS_QUERY_EVENT
+        34,  # ANONYMOUS_GTID_EVENT
+        35,  # PREVIOUS_GTIDS_EVENT
+        36,  # TRANSACTION_CONTEXT_EVENT
+        37,  # VIEW_CHANGE_EVENT
+        41,  # HEARTBEAT_LOG_EVENT_V2
+        ANNOTATE_ROWS_EVENT,
+        161,  # BINLOG_CHECKPOINT_EVENT
+        GTID_LIST_EVENT,
+        164,  # START_ENCRYPTION_EVENT (the server decrypts what it sends)
+    }
+)
+
+_UNSUPPORTED = {
+    26: (
+        "an INCIDENT event: the source lost changes it could not log (for example a failed non-transactional "
+        "statement)",
+        "reload the task's tables (--start-replication-task-type reload-target)",
+    ),
+    39: (
+        "a MySQL partial JSON update (binlog_row_value_options=PARTIAL_JSON)",
+        "SET GLOBAL binlog_row_value_options=''",
+    ),
+    40: (
+        "a MySQL compressed transaction (binlog_transaction_compression=ON)",
+        "SET GLOBAL binlog_transaction_compression=OFF",
+    ),
+}
+for _code in (165, 166, 167, 168, 169, 170, 171):
+    _UNSUPPORTED[_code] = (
+        "a compressed event (log_bin_compress=ON)",
+        "SET GLOBAL log_bin_compress=OFF on the source, then reload the task's tables (reload-target)",
+    )
+for _code in (6, 8, 9, 10, 11, 12, 17, 18):
+    _UNSUPPORTED[_code] = (
+        "a statement-based LOAD DATA",
+        "SET GLOBAL binlog_format=ROW, then reload the task's tables (reload-target)",
+    )
+
+
+def unsupported_event(event_type: int, position: object) -> BinlakeError:
+    """The one-line stop for an event binlake cannot turn into row changes."""
+    what, fix = _UNSUPPORTED.get(
+        event_type,
+        (
+            f"binlog event type {event_type}, which binlake does not know",
+            "report it as a binlake bug with the source's version",
+        ),
+    )
+    return BinlakeError(f"cannot replicate past binlog position {position}: {what}", fix=fix)

@@ -6,7 +6,9 @@ position is where a resumed stream starts the next transaction, never mid-transa
 
 from __future__ import annotations
 
+import re
 import struct
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,21 +21,94 @@ from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 
 
-@dataclass
 class RowChanges:
-    """One rows event: images of one table; for updates, before and after images alternate."""
+    """One rows event: images of one table; for updates, before and after images alternate.
 
-    decoder: RowDecoder
-    kind: str  # I, U or D
-    rows: list[tuple[Any, ...]]
-    position: BinlogPosition
-    size: int  # bytes of the event: what the changes weigh for CdcMinFileSize
+    The images stay as the event's bytes until ``rows`` is first read, so an open transaction weighs what
+    its events weigh (and can be spilled to disk as those bytes).
+    """
+
+    __slots__ = ("_rows", "count_hint", "data", "decoder", "kind", "position", "size")
+
+    def __init__(self, decoder: RowDecoder, kind: str, data: bytes, position: BinlogPosition) -> None:
+        self.decoder = decoder
+        self.kind = kind  # I, U or D
+        self.data = data  # the row images, from the first image's null bitmap to the end of the event
+        self.position = position
+        self.size = len(data)  # what the changes weigh for CdcMinFileSize and the memory budget
+        self._rows: list[tuple[Any, ...]] | None = None
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        if self._rows is None:
+            try:
+                self._rows = self.decoder.decode_rows(self.data, 0, self.kind)
+            except BinlakeError:
+                raise
+            except Exception as exc:  # a layout the generated decoder cannot read: stop with where it is
+                table_map = self.decoder.table_map
+                raise BinlakeError(
+                    f"cannot decode the rows of {table_map.schema}.{table_map.table} at binlog position "
+                    f"{self.position}: {type(exc).__name__}: {exc}",
+                    fix="report this as a binlake bug with the table's SHOW CREATE TABLE; "
+                    "exclude the table from the selection rules to go on without it",
+                ) from exc
+        return self._rows
+
+    def release(self) -> None:
+        """Forget the decoded images (the bytes stay)."""
+        self._rows = None
+
+
+@dataclass
+class Begin:
+    """BEGIN or XA START: a transaction opens. ``start`` is where a reader resumes to read it again."""
+
+    start: BinlogPosition
+    xid: str | None  # the XA transaction's identifier (as the binlog spells it), None for BEGIN
 
 
 @dataclass
 class Commit:
     position: BinlogPosition
     timestamp: int  # seconds since the epoch, from the commit event
+    gtid: str | None
+
+
+@dataclass
+class Rollback:
+    """The open transaction was rolled back (ROLLBACK ends its group): none of its rows happened."""
+
+    position: BinlogPosition
+
+
+@dataclass
+class Savepoint:
+    name: str  # folded to lower case: MariaDB compares savepoint names without case
+
+
+@dataclass
+class RollbackToSavepoint:
+    """The rows since the latest SAVEPOINT ``name`` of the open transaction were rolled back."""
+
+    name: str
+
+
+@dataclass
+class XaPrepare:
+    """XA PREPARE: the open XA transaction's group ends; its rows wait for XA COMMIT or XA ROLLBACK."""
+
+    position: BinlogPosition
+
+
+@dataclass
+class XaOutcome:
+    """XA COMMIT or XA ROLLBACK of a prepared transaction, logged as a group of its own."""
+
+    xid: str
+    committed: bool
+    position: BinlogPosition
+    timestamp: int
     gtid: str | None
 
 
@@ -54,7 +129,68 @@ class Heartbeat:
     timestamp: int
 
 
-Item = RowChanges | Commit | Statement | Heartbeat
+Item = (
+    RowChanges
+    | Begin
+    | Commit
+    | Rollback
+    | Savepoint
+    | RollbackToSavepoint
+    | XaPrepare
+    | XaOutcome
+    | Statement
+    | Heartbeat
+)
+
+
+_COMMENT = r"(?:\s+|/\*(?!!|M!).*?\*/|#[^\n]*(?:\n|$)|--\s[^\n]*(?:\n|$))*"
+_CONTROL = re.compile(
+    _COMMENT + r"(BEGIN|START\s+TRANSACTION|COMMIT|ROLLBACK(?:\s+WORK)?(?:\s+TO(?:\s+SAVEPOINT)?)?|SAVEPOINT|"
+    r"RELEASE\s+SAVEPOINT|XA\s+(?:START|BEGIN|END|COMMIT|ROLLBACK))\b(.*)$",
+    re.I | re.S,
+)
+_DML = re.compile(_COMMENT + r"(?:INSERT|UPDATE|DELETE|REPLACE|LOAD\s+DATA|LOAD\s+XML)\b", re.I | re.S)
+
+
+def _xid(text: str) -> str:
+    """The XA identifier as one canonical text: X'67',X'',1 however the statement spaced it."""
+    text = re.sub(r"\s+ONE\s+PHASE\s*$|\s+(?:SUSPEND|FOR\s+MIGRATE|JOIN|RESUME)\b.*$", "", text.strip(), flags=re.I)
+    return re.sub(r"\s*,\s*", ",", text).strip().lower()
+
+
+# MariaDB GTID event flags (sql/log_event.h)
+_FL_GROUP_COMMIT_ID, _FL_PREPARED_XA = 2, 64
+
+
+def _prepared_xid(body: bytes) -> str | None:
+    """The XA identifier a MariaDB GTID event carries with FL_PREPARED_XA, spelt as XA COMMIT logs it."""
+    flags = body[12]
+    if not flags & _FL_PREPARED_XA:
+        return None
+    pos = 13 + (8 if flags & _FL_GROUP_COMMIT_ID else 0)
+    format_id, gtrid_length, bqual_length = struct.unpack_from("<iBB", body, pos)
+    data = body[pos + 6 : pos + 6 + gtrid_length + bqual_length]
+    return f"x'{data[:gtrid_length].hex()}',x'{data[gtrid_length:].hex()}',{format_id}"
+
+
+def _savepoint_name(text: str) -> str:
+    name = text.strip()
+    if name.startswith("`") and name.endswith("`"):
+        name = name[1:-1].replace("``", "`")
+    return name.lower()
+
+
+def _has_crc(data: bytes) -> bool:
+    return len(data) > ev.HEADER_SIZE + 4 and zlib.crc32(data[:-4]) == struct.unpack_from("<I", data, len(data) - 4)[0]
+
+
+def _verify_crc(data: bytes, binlog_file: str, log_pos: int) -> None:
+    if not _has_crc(data):
+        raise BinlakeError(
+            f"the binlog event ending at {binlog_file}:{log_pos} fails its CRC32 checksum",
+            fix="the binlog is damaged or was changed in transit; check the source's binlog with "
+            "mariadb-binlog --verify-binlog-checksum, then reload the task's tables (reload-target)",
+        )
 
 
 class BinlogReader:
@@ -80,17 +216,30 @@ class BinlogReader:
         self.last_timestamp = 0
 
     def __iter__(self) -> Iterator[Item]:
-        trailer = -1
+        checksum = self.stream.checksum_announced  # until the first format description says otherwise
+        previous_end = self.stream.start.log_pos
+        group_start = BinlogPosition(self.binlog_file, previous_end)
         for data in self.stream.events():
-            if trailer < 0:  # the stream knows whether events carry a CRC32 once it has connected
-                trailer = 4 if self.stream.checksum else 0
             header = ev.parse_header(data)
             kind = header.event_type
-            body = data[ev.HEADER_SIZE : len(data) - trailer] if trailer else data[ev.HEADER_SIZE :]
+            if kind in (ev.ROTATE_EVENT, ev.HEARTBEAT_EVENT):
+                # Sent before (or outside) a file's format description, so with or without a trailer as the
+                # previous file had it: the trailer's CRC tells.
+                body = data[ev.HEADER_SIZE : -4] if _has_crc(data) else data[ev.HEADER_SIZE :]
+            elif kind == ev.FORMAT_DESCRIPTION_EVENT:
+                # Always checksummed; the byte before its CRC is the algorithm of the file's other events.
+                _verify_crc(data, self.binlog_file, header.log_pos)
+                checksum = data[-5] != ev.CHECKSUM_OFF
+                body = data[ev.HEADER_SIZE : -5]
+            elif checksum:
+                _verify_crc(data, self.binlog_file, header.log_pos)
+                body = data[ev.HEADER_SIZE : -4]
+            else:
+                body = data[ev.HEADER_SIZE :]
             if header.timestamp:
                 self.last_timestamp = header.timestamp
             if kind == ev.ROTATE_EVENT:
-                self.binlog_file, _ = ev.parse_rotate(body)
+                self.binlog_file, previous_end = ev.parse_rotate(body)
                 continue
             position = BinlogPosition(self.binlog_file, header.log_pos)
             if kind in ev.ROWS_EVENTS:
@@ -104,17 +253,21 @@ class BinlogReader:
                 self._gtid = None
             elif kind == ev.QUERY_EVENT:
                 schema, sql = ev.parse_query(body)
-                word = sql.lstrip()[:8].upper()
-                if word.startswith("BEGIN") or word.startswith("XA START"):
-                    continue
-                if word.startswith("COMMIT") or word.startswith("XA END"):
-                    yield Commit(position, header.timestamp, self._gtid)
-                else:
-                    yield Statement(schema, sql, position, header.timestamp, self._gtid)
+                item = self._query(schema, sql, position, header.timestamp, group_start)
+                if item is not None:
+                    yield item
+            elif kind == ev.XA_PREPARE_LOG_EVENT:
+                yield XaPrepare(position)
                 self._gtid = None
             elif kind == ev.GTID_EVENT_MARIADB:
-                self._gtid, _standalone = ev.parse_mariadb_gtid(body, header.server_id)
+                # MariaDB logs no BEGIN: a GTID event without FL_STANDALONE opens the transaction (with
+                # FL_PREPARED_XA, the XA transaction that XA PREPARE will end).
+                group_start = BinlogPosition(self.binlog_file, previous_end)
+                self._gtid, standalone = ev.parse_mariadb_gtid(body, header.server_id)
+                if not standalone:
+                    yield Begin(group_start, _prepared_xid(body))
             elif kind == ev.GTID_EVENT_MYSQL:
+                group_start = BinlogPosition(self.binlog_file, previous_end)
                 self._gtid = ev.parse_mysql_gtid(body)
             elif kind == ev.FORMAT_DESCRIPTION_EVENT:
                 self._format_description(body)
@@ -124,6 +277,49 @@ class BinlogReader:
                 if name:
                     self.binlog_file = name
                 yield Heartbeat(BinlogPosition(self.binlog_file, header.log_pos), self.last_timestamp)
+            elif kind not in ev.IGNORABLE_EVENTS:
+                raise ev.unsupported_event(kind, position)
+            if header.log_pos:
+                previous_end = header.log_pos
+
+    def _query(
+        self, schema: str, sql: str, position: BinlogPosition, timestamp: int, start: BinlogPosition
+    ) -> Item | None:
+        """A QUERY event: transaction control, or a statement that commits on its own."""
+        match = _CONTROL.match(sql)
+        if match is None:
+            if _DML.match(sql):
+                raise BinlakeError(
+                    f"a statement-based change at binlog position {position} ({sql.strip()[:80]!r}): the rows it "
+                    "changed are not in the binlog",
+                    fix="SET GLOBAL binlog_format=ROW, make sure no session sets binlog_format, then reload the "
+                    "task's tables (--start-replication-task-type reload-target)",
+                )
+            item: Item = Statement(schema, sql, position, timestamp, self._gtid)
+            self._gtid = None
+            return item
+        word = " ".join(match.group(1).upper().split())
+        rest = match.group(2).strip()
+        if word == "BEGIN" or word == "START TRANSACTION":
+            return Begin(start, None)
+        if word == "XA START" or word == "XA BEGIN":
+            return Begin(start, _xid(rest))
+        if word == "XA END" or word == "RELEASE SAVEPOINT":
+            return None
+        if word == "SAVEPOINT":
+            return Savepoint(_savepoint_name(rest))
+        if word in ("ROLLBACK TO", "ROLLBACK TO SAVEPOINT", "ROLLBACK WORK TO", "ROLLBACK WORK TO SAVEPOINT"):
+            return RollbackToSavepoint(_savepoint_name(rest))
+        gtid, self._gtid = self._gtid, None
+        if word == "COMMIT":
+            return Commit(position, timestamp, gtid)
+        if word == "ROLLBACK":
+            return Rollback(position)
+        # XA COMMIT / XA ROLLBACK: of a prepared transaction (its own group), or ONE PHASE (ends this group)
+        committed = word == "XA COMMIT"
+        if re.search(r"\bONE\s+PHASE\s*$", rest, re.I):
+            return Commit(position, timestamp, gtid)
+        return XaOutcome(_xid(rest), committed, position, timestamp, gtid)
 
     def _format_description(self, body: bytes) -> None:
         header_length = body[56]
@@ -183,5 +379,4 @@ class BinlogReader:
                     fix="SET GLOBAL binlog_row_image = FULL on the source",
                 )
             pos += bitmap_bytes
-        op = ev.ROWS_EVENTS[kind]
-        return RowChanges(decoder, op, decoder.decode_rows(body, pos, op), position, len(body))
+        return RowChanges(decoder, ev.ROWS_EVENTS[kind], body[pos:], position)

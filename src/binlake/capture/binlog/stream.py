@@ -7,6 +7,7 @@ waits for new events) unless ``non_blocking``, in which case it ends at the curr
 from __future__ import annotations
 
 import contextlib
+import ssl
 import struct
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ import pymysql
 from binlake.errors import BinlakeError, TransientError
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress
+from binlake.source.flavor import require_mariadb
 
 COM_BINLOG_DUMP = 0x12
 BINLOG_DUMP_NON_BLOCK = 0x01
@@ -40,12 +42,14 @@ class BinlogStream:
         self.server_id = server_id
         self.non_blocking = non_blocking
         self.heartbeat_seconds = heartbeat_seconds
-        self.checksum = False
+        # Whether the server's binlog_checksum was on when this stream connected. Each file says for itself
+        # in its format description event; the reader goes by that.
+        self.checksum_announced = False
         self._conn: pymysql.connections.Connection | None = None
 
     def _connect(self) -> pymysql.connections.Connection:
         address = self.address
-        ssl = {"ca": address.ssl_ca} if address.ssl_mode != "none" and address.ssl_ca else None
+        ssl = tls_context(address)
         try:
             conn = pymysql.connect(
                 host=address.host,
@@ -61,12 +65,28 @@ class BinlogStream:
             from binlake.source.connection import explain
 
             raise explain(exc, address) from None  # type: ignore[arg-type]
+        try:
+            require_mariadb(str(conn.server_version), address.host, address.port)
+        except BinlakeError:
+            conn.close()
+            raise
         with conn.cursor() as cur:
+            if ssl is not None:
+                cur.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+                row = cur.fetchone()
+                if not row or not row[1]:
+                    conn.close()
+                    raise BinlakeError(
+                        f"{address.host}:{address.port} does not offer TLS, and the endpoint's --ssl-mode is "
+                        f"{address.ssl_mode}",
+                        fix="enable TLS on the server (ssl_cert, ssl_key) or use --ssl-mode none",
+                    )
             cur.execute("SELECT @@global.binlog_checksum")
             row = cur.fetchone()
-            self.checksum = bool(row and row[0] and row[0].upper() != "NONE")
-            if self.checksum:
-                cur.execute("SET @master_binlog_checksum = @@global.binlog_checksum")
+            self.checksum_announced = bool(row and row[0] and row[0].upper() != "NONE")
+            # Announce a checksum-aware replica whatever the setting is now: the server then sends every
+            # file's events as that file has them, and a later change of binlog_checksum does not end the dump.
+            cur.execute("SET @master_binlog_checksum = @@global.binlog_checksum")
             # MariaDB: announce a GTID-aware replica so the server sends GTID events as they are.
             cur.execute("SET @mariadb_slave_capability = 4")
             cur.execute("SET @master_heartbeat_period = %s", (int(self.heartbeat_seconds * 1_000_000_000),))
@@ -113,6 +133,16 @@ class BinlogStream:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
+
+
+def tls_context(address: SourceAddress) -> ssl.SSLContext | None:
+    """The TLS the endpoint's --ssl-mode asks for (as the full load's connection uses it), or None."""
+    if address.ssl_mode == "none":
+        return None
+    context = ssl.create_default_context(cafile=address.ssl_ca) if address.ssl_ca else ssl.create_default_context()
+    context.check_hostname = address.ssl_mode == "verify-full"
+    context.verify_mode = ssl.CERT_NONE if address.ssl_mode == "require" else ssl.CERT_REQUIRED
+    return context
 
 
 def _dump_error(data: bytes, start: BinlogPosition) -> BinlakeError:
