@@ -266,7 +266,7 @@ def test_ansi_quotes_names(name: str) -> None:
     assert parse_ddl(f"TRUNCATE TABLE {quoted}", "db", ansi_quotes=True) == [truncate(name)]
     assert parse_ddl(f"RENAME TABLE {quoted} TO x.{quoted}", "db", ansi_quotes=True) == [rename(name, name, "db", "x")]
     if "\\" not in name:  # without ANSI_QUOTES a double-quoted name is read the same
-        assert parse_ddl(f"DROP TABLE {quoted}", "db") == [drop(name)]
+        assert parse_ddl(f"DROP TABLE {quoted}", "db", ansi_quotes=False) == [drop(name)]
 
 
 def test_unquoted_names_keep_their_case_and_characters() -> None:
@@ -287,6 +287,16 @@ def test_strings_hide_their_content() -> None:
     assert parse_ddl('ALTER TABLE t COMMENT "ENGINE=BLACKHOLE, RENAME TO x"', "db") == [alter("t")]
 
 
+def test_unknown_sql_mode_falls_back_to_no_backslash_escapes() -> None:
+    # Under NO_BACKSLASH_ESCAPES 'C:\' is a whole string; read with escapes it never ends.
+    sql = "ALTER TABLE t COMMENT 'C:\\', RENAME TO x"
+    assert parse_ddl(sql, "db") == [rename("t", "x")]
+    with pytest.raises(DdlSyntaxError):
+        parse_ddl(sql, "db", backslash_escapes=True)
+    # and under ANSI_QUOTES a name may end with a backslash
+    assert parse_ddl('TRUNCATE TABLE "x\\"', "db") == [truncate("x\\")]
+
+
 def test_tokens() -> None:
     tokens = list(tokenize("a.`b``c`/*x*/ 'd''e' \"f\" -- g\n(#h\n"))
     assert tokens == [
@@ -300,7 +310,9 @@ def test_tokens() -> None:
     assert list(tokenize('"x""y"', ansi_quotes=True)) == [Token("name", 'x"y')]
 
 
-@pytest.mark.parametrize("sql", ["TRUNCATE TABLE `t", "DROP TABLE a /* b", "ALTER TABLE t COMMENT 'x"])
+@pytest.mark.parametrize(
+    "sql", ["TRUNCATE TABLE `t", "DROP TABLE a /* b", "ALTER TABLE t COMMENT 'x", "ALTER TABLE t COMMENT 'x\\"]
+)
 def test_unterminated_input_is_one_line_error(sql: str) -> None:
     with pytest.raises(DdlSyntaxError) as error:
         parse_ddl(sql, "db")

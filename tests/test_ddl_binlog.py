@@ -175,3 +175,15 @@ def test_temporary_tables_give_no_action(sandbox_info: SandboxInfo, admin, datab
     logged = statements_since(sandbox_info, start)
     actions = [action for statement in logged for action in parse_ddl(statement.sql, statement.schema)]
     assert actions == [DdlAction("drop", database, "t")], [s.sql for s in logged]
+
+
+def test_no_backslash_escapes_as_logged(sandbox_info: SandboxInfo, admin, database: str) -> None:
+    cur = admin.cursor()
+    cur.execute(f"USE `{database}`")
+    cur.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
+    cur.execute("CREATE TABLE t (id INT)")
+    start = master_position(cur)
+    cur.execute("ALTER TABLE t COMMENT 'C:\\', RENAME TO `u\\`")
+    logged = statements_since(sandbox_info, start)
+    actions = [action for statement in logged for action in parse_ddl(statement.sql, statement.schema)]
+    assert actions == [DdlAction("rename", database, "t", database, "u\\")], [s.sql for s in logged]

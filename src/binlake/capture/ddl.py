@@ -200,29 +200,40 @@ class _Cursor:
 
 
 def parse_ddl(
-    sql: str, default_schema: str, ansi_quotes: bool = False, backslash_escapes: bool = True
+    sql: str, default_schema: str, ansi_quotes: bool = False, backslash_escapes: bool | None = None
 ) -> list[DdlAction]:
     """The tables a statement creates, alters, empties, drops or renames; [] for anything else.
 
     ``default_schema`` is the statement's current database (the QUERY event's), used for unqualified names.
+    ``backslash_escapes`` None means the session's sql_mode is unknown: the statement is read with backslash
+    escapes (MariaDB's default) and, if that leaves a quote open, again without (NO_BACKSLASH_ESCAPES): the
+    server executed the statement, so only one reading can be complete.
     """
-    cursor = _Cursor(tokenize(sql, ansi_quotes, backslash_escapes), default_schema)
     try:
-        if cursor.accept("CREATE"):
-            return _create(cursor)
-        if cursor.accept("ALTER"):
-            return _alter(cursor)
-        if cursor.accept("DROP"):
-            return _drop(cursor)
-        if cursor.accept("TRUNCATE"):
-            return _truncate(cursor)
-        if cursor.accept("RENAME"):
-            return _rename(cursor)
+        try:
+            return _statement(_Cursor(tokenize(sql, ansi_quotes, backslash_escapes is not False), default_schema))
+        except DdlSyntaxError:
+            if backslash_escapes is not None:
+                raise
+            return _statement(_Cursor(tokenize(sql, ansi_quotes, False), default_schema))
     except DdlSyntaxError as exc:
         raise DdlSyntaxError(
             f"cannot read the DDL statement {sql[:120]!r}: {exc.message}",
-            fix="report this statement to binlake; restart the task after running it without that syntax",
+            fix="report the statement; to go on, start the task with --start-replication-task-type reload-target",
         ) from None
+
+
+def _statement(cursor: _Cursor) -> list[DdlAction]:
+    if cursor.accept("CREATE"):
+        return _create(cursor)
+    if cursor.accept("ALTER"):
+        return _alter(cursor)
+    if cursor.accept("DROP"):
+        return _drop(cursor)
+    if cursor.accept("TRUNCATE"):
+        return _truncate(cursor)
+    if cursor.accept("RENAME"):
+        return _rename(cursor)
     return []
 
 
