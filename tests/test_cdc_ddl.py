@@ -123,30 +123,59 @@ def test_drop_database_cancels_its_tables(
     assert set(merged(table_dir(bucket, db, "b"), KEY)) == {(1,)}
 
 
+def test_a_table_created_again_after_drop_database_is_loaded_again(
+    binlake: Binlake, cdc_target: str, admin, database: str, bucket: Path
+) -> None:
+    db = database
+    execute(admin, f"CREATE TABLE `{db}`.a (id INT PRIMARY KEY)", f"INSERT INTO `{db}`.a VALUES (1)")
+    start(binlake, "again", db)
+    execute(
+        admin,
+        f"DROP SCHEMA `{db}`",
+        f"CREATE SCHEMA `{db}`",
+        f"CREATE TABLE `{db}`.a (id INT PRIMARY KEY)",
+        f"INSERT INTO `{db}`.a VALUES (7)",
+    )
+    wait_caught_up(binlake, "again", admin)
+    stop(binlake, "again")
+    stats = statistics(binlake.state_dir, "again")
+    assert (stats["a"]["table_state"], stats["a"]["ddls"]) == ("Table completed", 2)
+    assert merged(table_dir(bucket, db, "a"), KEY) == {(7,): {"id": 7}}
+
+
 def test_rename_into_out_of_and_within_the_selection(
     binlake: Binlake, cdc_target: str, admin, database: str, bucket: Path
 ) -> None:
     db = database
-    for table in ("keep_out", "other_in", "keep_a", "keep x.y"):
+    other = f"{db}_other"
+    execute(admin, f"CREATE DATABASE `{other}`")
+    try:
+        for schema, table in ((db, "keep_out"), (db, "other_in"), (db, "keep_a"), (db, "keep x.y"),
+                              (other, "keep_far"), (db, "keep_leaving")):  # fmt: skip
+            execute(
+                admin,
+                f"CREATE TABLE `{schema}`.`{table}` (id INT PRIMARY KEY, v TEXT)",
+                f"INSERT INTO `{schema}`.`{table}` VALUES (1, '{table}'), (2, '{table}')",
+            )
+        start(binlake, "ren", db, table="keep%")
         execute(
             admin,
-            f"CREATE TABLE `{db}`.`{table}` (id INT PRIMARY KEY, v TEXT)",
-            f"INSERT INTO `{db}`.`{table}` VALUES (1, '{table}'), (2, '{table}')",
+            f"/* app */ RENAME TABLE `{db}`.keep_out TO `{db}`.gone_out, `{db}`.other_in TO `{db}`.keep_in",
+            f"ALTER TABLE `{db}`.keep_a RENAME TO `{db}`.`keep b`",
+            f"RENAME TABLE `{db}`.`keep x.y` WAIT 1 TO `{db}`.`keep TO z`",
+            f"RENAME TABLE `{other}`.keep_far TO `{db}`.keep_near, `{db}`.keep_leaving TO `{other}`.keep_left",
+            f"INSERT INTO `{db}`.keep_in VALUES (3, 'cdc')",
+            f"INSERT INTO `{db}`.`keep b` VALUES (3, 'cdc')",
+            f"INSERT INTO `{db}`.`keep TO z` VALUES (3, 'cdc')",
+            f"INSERT INTO `{db}`.keep_near VALUES (3, 'cdc')",
+            f"INSERT INTO `{db}`.gone_out VALUES (3, 'not replicated')",
+            f"INSERT INTO `{other}`.keep_left VALUES (3, 'not replicated')",
         )
-    start(binlake, "ren", db, table="keep%")
-    execute(
-        admin,
-        f"/* app */ RENAME TABLE `{db}`.keep_out TO `{db}`.gone_out, `{db}`.other_in TO `{db}`.keep_in",
-        f"ALTER TABLE `{db}`.keep_a RENAME TO `{db}`.`keep b`",
-        f"RENAME TABLE `{db}`.`keep x.y` WAIT 1 TO `{db}`.`keep TO z`",
-        f"INSERT INTO `{db}`.keep_in VALUES (3, 'cdc')",
-        f"INSERT INTO `{db}`.`keep b` VALUES (3, 'cdc')",
-        f"INSERT INTO `{db}`.`keep TO z` VALUES (3, 'cdc')",
-        f"INSERT INTO `{db}`.gone_out VALUES (3, 'not replicated')",
-    )
-    wait_caught_up(binlake, "ren", admin)
-    assert task_row(binlake.state_dir, "ren")["status"] == "running"
-    stop(binlake, "ren")
+        wait_caught_up(binlake, "ren", admin)
+        assert task_row(binlake.state_dir, "ren")["status"] == "running"
+        stop(binlake, "ren")
+    finally:
+        execute(admin, f"DROP DATABASE `{other}`")
 
     stats = statistics(binlake.state_dir, "ren")
     assert {table: (s["table_state"], s["ddls"]) for table, s in stats.items()} == {
@@ -156,8 +185,10 @@ def test_rename_into_out_of_and_within_the_selection(
         "keep b": ("Table completed", 1),
         "keep x.y": ("Table cancelled", 1),
         "keep TO z": ("Table completed", 1),
+        "keep_near": ("Table completed", 1),
+        "keep_leaving": ("Table cancelled", 1),
     }
-    for table in ("keep_in", "keep b", "keep TO z"):
+    for table in ("keep_in", "keep b", "keep TO z", "keep_near"):
         assert load_files(table_dir(bucket, db, table)), table
         assert merged(table_dir(bucket, db, table), KEY) == source_state(admin, db, table, KEY), table
     assert merged(table_dir(bucket, db, "keep_out"), KEY) == {
@@ -166,3 +197,5 @@ def test_rename_into_out_of_and_within_the_selection(
     }
     assert not table_dir(bucket, db, "gone_out").exists()
     assert not table_dir(bucket, db, "other_in").exists()
+    assert not table_dir(bucket, other, "keep_left").exists()
+    assert set(merged(table_dir(bucket, db, "keep_leaving"), KEY)) == {(1,), (2,)}
