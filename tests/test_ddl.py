@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from binlake.capture.ddl import DdlAction, DdlSyntaxError, Token, parse_ddl, tokenize
-from binlake.engine.schema_changes import ddl_steps
 
 
 def create(table: str, schema: str = "db") -> DdlAction:
@@ -323,26 +322,3 @@ def test_unterminated_input_is_one_line_error(sql: str) -> None:
 def test_statements_that_are_not_ddl_are_not_tokenized_to_the_end() -> None:
     # a CREATE PROCEDURE body is never read, so a quirk in it cannot stop the task
     assert parse_ddl("CREATE PROCEDURE p() BEGIN SELECT 'unterminated; END", "db") == []
-
-
-def test_engine_steps_follow_the_selection() -> None:
-    selected = {("db", "keep_a"), ("db", "keep_b"), ("db", "keep_c"), ("x", "keep")}
-
-    def steps(sql: str) -> list[tuple[str, str, str]]:
-        return ddl_steps(sql, "db", lambda s, t: (s, t) in selected, lambda schema: ["keep_a", "keep_b"])
-
-    assert steps("RENAME TABLE keep_a TO other") == [("cancel", "db", "keep_a")]
-    assert steps("RENAME TABLE other TO keep_a") == [("reload", "db", "keep_a")]
-    assert steps("RENAME TABLE keep_a TO keep_b") == [("cancel", "db", "keep_a"), ("reload", "db", "keep_b")]
-    assert steps("ALTER TABLE keep_a RENAME TO x.keep") == [("cancel", "db", "keep_a"), ("reload", "x", "keep")]
-    assert steps("RENAME TABLE other TO elsewhere") == []
-    assert steps("DROP DATABASE db") == [("cancel", "db", "keep_a"), ("cancel", "db", "keep_b")]
-    assert steps("ALTER TABLE keep_c EXCHANGE PARTITION p0 WITH TABLE other") == [("reload", "db", "keep_c")]
-    assert steps("/* x */ TRUNCATE keep_c") == [("reload", "db", "keep_c")]
-    assert steps("CREATE TABLE keep_c LIKE other") == [("reload", "db", "keep_c")]
-    assert steps("DROP TABLE IF EXISTS keep_a, other, keep_c") == [
-        ("cancel", "db", "keep_a"),
-        ("cancel", "db", "keep_c"),
-    ]
-    assert steps("CREATE INDEX i ON keep_b (v)") == [("alter", "db", "keep_b")]
-    assert steps("CREATE TEMPORARY TABLE keep_a (id INT)") == []

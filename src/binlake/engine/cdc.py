@@ -279,9 +279,7 @@ class CdcRunner:
             statement.timestamp,
             statement.gtid,
         )
-        touched = ddl_steps(
-            statement.sql, statement.schema, self.mappings.selects, lambda db: live_tables(self.store, self.task_id, db)
-        )
+        touched = ddl_steps(statement, self.mappings.selects, lambda db: live_tables(self.store, self.task_id, db))
         for kind, schema, table in touched:
             self._data_types.pop((schema, table), None)
             self.store.add_event(self.task_id, "ddl", f"DDL on {schema}.{table}: {statement.sql.strip()[:200]}")

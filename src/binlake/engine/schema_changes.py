@@ -17,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Literal
 
-from binlake.capture.ddl import DdlAction, parse_ddl
+from binlake.capture.binlog.reader import Statement
+from binlake.capture.ddl import DdlAction, DdlSyntaxError, parse_ddl
 from binlake.dms import TableState
+from binlake.errors import BinlakeError
 from binlake.state.store import StateStore
 
 Step = Literal["reload", "cancel", "alter"]
@@ -26,15 +28,19 @@ _STEPS: dict[str, Step] = {"create": "reload", "truncate": "reload", "drop": "ca
 
 
 def ddl_steps(
-    sql: str,
-    default_schema: str,
+    statement: Statement,
     selects: Callable[[str, str], bool],
     tables_of: Callable[[str], Iterable[str]],
 ) -> list[tuple[Step, str, str]]:
     """(step, schema, table) for each selected table the statement touches; ``tables_of(schema)`` lists the
     task's live tables of a schema (for DROP DATABASE)."""
+    try:
+        actions = parse_ddl(statement.sql, statement.schema)
+    except DdlSyntaxError as exc:
+        # Unknown means stop (invariant 8): guessing which tables it touched could lose their changes.
+        raise BinlakeError(f"{exc.message} at binlog position {statement.position}", fix=exc.fix) from None
     steps: list[tuple[Step, str, str]] = []
-    for action in parse_ddl(sql, default_schema):
+    for action in actions:
         steps.extend(_steps(action, tables_of))
     return [(step, schema, table) for step, schema, table in steps if selects(schema, table)]
 
