@@ -55,6 +55,7 @@ from binlake.capture.transaction import OpenTransaction, remove_spill_files
 from binlake.changes import ChangeBuffer, Route
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
+from binlake.engine.schema_changes import ddl_steps, live_tables
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress, connect
@@ -69,53 +70,6 @@ STATUS_EVERY_SECONDS = 0.5
 # says: decoded, they weigh several times as much, and memory must not follow the batch settings alone.
 BUFFER_LIMIT_BYTES = 16 * 1024 * 1024
 FAULT_PAUSE_BEFORE_CHECKPOINT = float(os.environ.get("BINLAKE_FAULT_PAUSE_BEFORE_CHECKPOINT", "0") or 0)
-
-_NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"
-_QUALIFIED = rf"({_NAME})(?:\s*\.\s*({_NAME}))?"
-_DDL_PATTERNS = [
-    ("create", re.compile(rf"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{_QUALIFIED}", re.I)),
-    ("alter", re.compile(rf"^\s*ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE\s+(?:IF\s+EXISTS\s+)?{_QUALIFIED}", re.I)),
-    ("truncate", re.compile(rf"^\s*TRUNCATE\s+(?:TABLE\s+)?{_QUALIFIED}", re.I)),
-    ("drop", re.compile(r"^\s*DROP\s+(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+EXISTS\s+)?(.+?)(?:\s*/\*.*)?$", re.I | re.S)),
-    ("rename", re.compile(r"^\s*RENAME\s+TABLE\s+(.+)$", re.I | re.S)),
-]  # fmt: skip
-
-
-def _unquote(name: str) -> str:
-    return name[1:-1].replace("``", "`") if name.startswith("`") else name
-
-
-def _split_names(text: str, default_schema: str) -> list[tuple[str, str]]:
-    names = []
-    for part in re.findall(_QUALIFIED, text):
-        first, second = part
-        names.append((_unquote(first), _unquote(second)) if second else (default_schema, _unquote(first)))
-    return names
-
-
-def ddl_targets(sql: str, default_schema: str) -> list[tuple[str, str, str]]:
-    """(kind, schema, table) for each table a DDL statement touches; RENAME gives 'drop' and 'create'."""
-    for kind, pattern in _DDL_PATTERNS:
-        match = pattern.match(sql)
-        if not match:
-            continue
-        if kind == "drop":
-            return [("drop", s, t) for s, t in _split_names(match.group(1), default_schema)]
-        if kind == "rename":
-            names = _split_names(re.sub(r"\s+TO\s+", " ", match.group(1), flags=re.I), default_schema)
-            targets = []
-            for old, new in zip(names[::2], names[1::2], strict=False):
-                targets += [("drop", *old), ("create", *new)]
-            return targets
-        first, second = match.group(1), match.group(2)
-        schema, table = (_unquote(first), _unquote(second)) if second else (default_schema, _unquote(first))
-        if kind == "alter" and re.search(r"\bRENAME\s+(?:TO\s+|AS\s+)?(?!COLUMN|INDEX|KEY)" + _NAME, sql, re.I):
-            renamed = re.search(r"\bRENAME\s+(?:TO\s+|AS\s+)?(" + _QUALIFIED + ")", sql, re.I)
-            if renamed and not re.match(r"(?i)(COLUMN|INDEX|KEY)\b", renamed.group(1)):
-                new = _split_names(renamed.group(1), default_schema)
-                return [("drop", schema, table), *(("create", s, t) for s, t in new)]
-        return [(kind, schema, table)]
-    return []
 
 
 def dump_server_id(task_id: str) -> int:
@@ -488,22 +442,18 @@ class CdcRunner:
                 statement.timestamp,
                 statement.gtid,
             )
-        touched = [
-            (kind, schema, table)
-            for kind, schema, table in ddl_targets(statement.sql, statement.schema)
-            if self.mappings.selects(schema, table)
-        ]
+        touched = ddl_steps(statement, self.mappings.selects, lambda db: live_tables(self.store, self.task_id, db))
         for kind, schema, table in touched:
             self._data_types.pop((schema, table), None)
             self.store.add_event(self.task_id, "ddl", f"DDL on {schema}.{table}: {statement.sql.strip()[:200]}")
             log.info("DDL on %s.%s at %s: %s", schema, table, statement.position, kind)
-            if kind in ("create", "truncate"):
+            if kind == "reload":
                 # Reload from a fresh snapshot: its LOAD files hold the table as of a position after this
                 # statement, and the stream skips this table's transactions up to it.
                 snapshot = self.reload_table(schema, table)
                 if snapshot is not None:
                     self.snapshots[(schema, table)] = snapshot
-            elif kind == "drop":
+            elif kind == "cancel":
                 self.store.execute(
                     "UPDATE table_statistics SET table_state = 'Table cancelled' WHERE task = ? AND "
                     "schema_name = ? AND table_name = ?",
