@@ -130,6 +130,36 @@ def test_xa_transactions_reach_the_lake_only_when_committed(
     assert not task_row(binlake.state_dir, "xa")["cdc_open_transactions"]
 
 
+def test_xa_prepared_before_the_full_load_and_committed_after(
+    binlake: Binlake, cdc_target: str, admin, database: str, bucket: Path, sandbox
+) -> None:
+    """The full load's snapshot does not see a prepared transaction's rows, and CDC starts after its XA
+    PREPARE: at XA COMMIT binlake finds the prepared group earlier in the binlog and writes it once."""
+    db = database
+    execute(
+        admin, f"CREATE TABLE `{db}`.p (id INT PRIMARY KEY, v VARCHAR(20))", f"INSERT INTO `{db}`.p VALUES (1, 'a')"
+    )
+    conn = sandbox.root_connection()
+    try:
+        cur = conn.cursor()
+        cur.execute("XA START 'early'")
+        cur.execute(f"INSERT INTO `{db}`.p VALUES (2, 'prepared early')")
+        cur.execute("XA END 'early'")
+        cur.execute("XA PREPARE 'early'")
+        execute(admin, "FLUSH BINARY LOGS", f"INSERT INTO `{db}`.p VALUES (3, 'b')")
+        create_cdc_task(binlake, "early", db)
+        start_detached(binlake, "early")
+        wait_streaming(binlake, "early")
+        cur.execute("XA COMMIT 'early'")
+    finally:
+        conn.close()
+    wait_caught_up(binlake, "early", admin)
+    stop(binlake, "early")
+    directory = table_dir(bucket, db, "p")
+    assert merged(directory, ("id",)) == source_state(admin, db, "p", ("id",))
+    assert [(r["Op"], r["id"]) for r in cdc_rows(directory)] == [("I", 2)]
+
+
 @pytest.fixture
 def restore_checksum(admin):
     cur = admin.cursor()

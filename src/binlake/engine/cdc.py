@@ -166,7 +166,7 @@ class CdcRunner:
             self.replayed_until = start
         codec_conn = connect(self.address)
         try:
-            codec = load_codec(codec_conn)
+            codec = self.codec = load_codec(codec_conn)
         finally:
             codec_conn.close()
         interval = float(self.s3.CdcMaxBatchInterval)
@@ -262,13 +262,17 @@ class CdcRunner:
             if held is not None:
                 held.close()
             return
+        if held is None and outcome.committed:
+            # Prepared before the position this task read from (a snapshot does not see prepared rows, so
+            # this happens at the full load's handoff): find its group earlier in the binlog.
+            held = self._find_prepared(outcome.xid, outcome.position)
         if held is None:
             if outcome.committed:
                 raise BinlakeError(
-                    f"XA COMMIT {outcome.xid} at binlog position {outcome.position} commits a transaction "
-                    "prepared before this task's start position, so its rows are unknown to it",
-                    fix="reload the task's tables (--start-replication-task-type reload-target) once no XA "
-                    "transaction is left prepared (XA RECOVER on the source lists them)",
+                    f"XA COMMIT {outcome.xid} at binlog position {outcome.position} commits a transaction whose "
+                    "XA PREPARE is no longer in the source's binlog, so its rows are unknown",
+                    fix="reload the task's tables (--start-replication-task-type reload-target), and keep binlogs "
+                    "longer than transactions stay prepared (binlog_expire_logs_seconds)",
                 )
             self._boundary(outcome.position, outcome.timestamp, outcome.gtid)
             return
@@ -277,6 +281,52 @@ class CdcRunner:
         else:
             held.close()
             self._boundary(outcome.position, outcome.timestamp, outcome.gtid)
+
+    def _find_prepared(self, xid: str, before: BinlogPosition) -> OpenTransaction | None:
+        """The latest XA PREPARE group of ``xid`` before ``before``, read again from the binlog files,
+        newest file first."""
+        conn = connect(self.address)
+        try:
+            cur = conn.cursor()
+            cur.execute("SHOW BINARY LOGS")
+            files = [str(row[0]) for row in cur.fetchall()]
+        finally:
+            conn.close()
+        earlier = [f for f in files if BinlogPosition(f, 0) <= BinlogPosition(before.binlog_file, 0)]
+        for binlog_file in reversed(earlier):
+            log.info("Looking for XA transaction %s prepared before %s in %s", xid, before, binlog_file)
+            found: OpenTransaction | None = None
+            group: OpenTransaction | None = None
+            stream = BinlogStream(self.address, BinlogPosition(binlog_file, 4), 0, non_blocking=True)
+            try:
+                reader = BinlogReader(stream, self.codec, self.mappings.selects, self.data_types)
+                for item in reader:
+                    position = getattr(item, "position", None)
+                    if reader.binlog_file != binlog_file or (position is not None and position >= before):
+                        break
+                    if isinstance(item, Begin):
+                        if group is not None:
+                            group.close()
+                        group = self._open_transaction(item.start, item.xid) if item.xid == xid else None
+                    elif group is None:
+                        continue
+                    elif isinstance(item, RowChanges):
+                        group.add(item)
+                    elif isinstance(item, Savepoint):
+                        group.savepoint(item.name)
+                    elif isinstance(item, RollbackToSavepoint):
+                        group.rollback_to(item.name)
+                    elif isinstance(item, XaPrepare):
+                        if found is not None:
+                            found.close()
+                        found, group = group, None
+            finally:
+                stream.close()
+                if group is not None:
+                    group.close()
+            if found is not None:
+                return found
+        return None
 
     def data_types(self, schema: str, table: str) -> dict[str, str]:
         """Column name → information_schema DATA_TYPE, read once per table and again after its DDL."""
