@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from binlake.config.error_behavior import ErrorBehavior
 from binlake.errors import BinlakeError
 
 PREP_MODES = ("DO_NOTHING", "DROP_AND_CREATE", "TRUNCATE_BEFORE_LOAD")
@@ -18,7 +19,6 @@ PASSIVE_SECTIONS = (
     "StreamBufferSettings",
     "ChangeProcessingTuning",
     "ChangeProcessingDdlHandlingPolicy",
-    "ErrorBehavior",
     "ValidationSettings",
     "CharacterSetSettings",
     "BeforeImageSettings",
@@ -46,6 +46,7 @@ class FullLoadSettings:
 @dataclass
 class ReplicationTaskSettings:
     FullLoadSettings: FullLoadSettings = field(default_factory=FullLoadSettings)
+    ErrorBehavior: ErrorBehavior = field(default_factory=ErrorBehavior)
     passive: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -64,17 +65,26 @@ class ReplicationTaskSettings:
         for section, value in raw.items():
             if section == "FullLoadSettings":
                 settings.FullLoadSettings = _parse_full_load(value)
+            elif section == "ErrorBehavior":
+                settings.ErrorBehavior = ErrorBehavior.parse(value)
             elif section in PASSIVE_SECTIONS:
                 settings.passive[section] = value
             else:
                 raise BinlakeError(
                     f"unknown task settings section {section!r}",
-                    fix=f"use FullLoadSettings or one of DMS's sections ({', '.join(PASSIVE_SECTIONS[:4])}, ...)",
+                    fix="use FullLoadSettings, ErrorBehavior or one of DMS's sections "
+                    f"({', '.join(PASSIVE_SECTIONS[:4])}, ...)",
                 )
         return settings
 
     def to_json(self) -> str:
-        return json.dumps({"FullLoadSettings": asdict(self.FullLoadSettings), **self.passive})
+        return json.dumps(
+            {
+                "FullLoadSettings": asdict(self.FullLoadSettings),
+                "ErrorBehavior": asdict(self.ErrorBehavior),
+                **self.passive,
+            }
+        )
 
 
 def _parse_full_load(value: Any) -> FullLoadSettings:
