@@ -109,8 +109,6 @@ class TaskRunner:
     def _watch_stop(self) -> None:
         while not self._done.wait(STOP_POLL_SECONDS):
             if self.stop_reason:
-                log.info("%s received; stopping at the next batch boundary", self.stop_reason)
-                self.store.add_event(self.identifier, "state change", f"Stop requested ({self.stop_reason})")
                 return
             rows = self.store.query("SELECT desired_state FROM tasks WHERE identifier = ?", (self.identifier,))
             if not rows or rows[0]["desired_state"] == "stopped":
@@ -292,6 +290,9 @@ class TaskRunner:
         return True
 
     def _finish(self, status: TaskStatus, reason: str, failure: str | None) -> None:
+        if self.stop_reason:
+            log.info("%s received; stopped at a batch boundary", self.stop_reason)
+            self.store.add_event(self.identifier, "state change", f"Stop requested ({self.stop_reason})")
         tasks_api.update(
             self.store,
             self.identifier,
