@@ -32,6 +32,7 @@ from binlake.state.store import StateStore, utcnow
 from binlake.target import naming
 from binlake.target.store import Bucket
 from binlake.target.writer import RollingFileWriter, output_schema
+from binlake.text import plural
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +265,7 @@ class FullLoad:
         self.store.add_event(
             self.task_id,
             "state change",
-            f"Full load finished for table {plan.label}: {rows} rows in {len(files)} files",
+            f"Full load finished for table {plan.label}: {plural(rows, 'row')} in {plural(len(files), 'file')}",
         )
         log.info("Full load finished for table %s: %d rows, %d files", plan.label, rows, len(files))
 

@@ -31,6 +31,7 @@ from binlake.state import endpoints as endpoints_api
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore
 from binlake.target import naming
+from binlake.text import plural
 from binlake.verify.compare import TableComparison, compare_table, wait_until
 
 PROBE_TABLE = "binlake_probe"
@@ -108,7 +109,7 @@ class Verifier:
             if r["table_state"] != "Table completed"
         }
         if rows and not other:
-            return Check(name, True, f"{len(rows)} tables completed")
+            return Check(name, True, f"{plural(len(rows), 'table')} completed")
         evidence = ", ".join(f"{t}: {s}" for t, s in other.items()) or "no tables yet"
         return Check(name, False, evidence, fix=f"see binlake describe-table-statistics; then {self.fix_resume}")
 
@@ -126,7 +127,7 @@ class Verifier:
                 fix="check the task ran (No Data in S3: task not started, source connection, selection rules); "
                 f"{self.fix_resume}",
             )
-        return Check(name, True, f"{files} files, {size:,} bytes under {lake.bucket.url}")
+        return Check(name, True, f"{plural(files, 'file')}, {plural(size, 'byte')} under {lake.bucket.url}")
 
     # 4
     def rows_match(self, lake: Lake) -> Check:
@@ -334,7 +335,7 @@ class Verifier:
         if missing:
             return Check(name, False, f"not in the catalog: {', '.join(missing)}", fix=fix), list(catalogued.values())
         listed = ", ".join(f"{d}.{t}" for d, t in catalogued.values())
-        return Check(name, True, f"{len(catalogued)} tables: {listed}"), list(catalogued.values())
+        return Check(name, True, f"{plural(len(catalogued), 'table')}: {listed}"), list(catalogued.values())
 
     # 8
     def queryable(self, tables: list[tuple[str, str]]) -> Check:
@@ -362,7 +363,7 @@ class Verifier:
                     )
         finally:
             conn.close()
-        return Check(name, True, ", ".join(f"{t}: {n} rows" for t, n in counts.items()))
+        return Check(name, True, ", ".join(f"{t}: {plural(n, 'row')}" for t, n in counts.items()))
 
     @staticmethod
     def _has_view(conn: duckdb.DuckDBPyConnection, database: str, table: str) -> bool:
