@@ -123,19 +123,24 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        raise BinlakeError(f"S3 setting {key} must be true or false, not {value!r}")
+        raise BinlakeError(f"S3 setting {key} must be true or false, not {value!r}", fix=f'e.g. "{key}": true')
     if isinstance(default, (int, float)):
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise BinlakeError(f"S3 setting {key} must be a number, not {value!r}")
+            raise BinlakeError(f"S3 setting {key} must be a number, not {value!r}", fix=f'e.g. "{key}": {default}')
         try:
             number = float(value)
         except ValueError:
-            raise BinlakeError(f"S3 setting {key} must be a number, not {value!r}") from None
+            raise BinlakeError(
+                f"S3 setting {key} must be a number, not {value!r}", fix=f'e.g. "{key}": {default}'
+            ) from None
         if number < 0:
-            raise BinlakeError(f"S3 setting {key} must not be negative")
+            raise BinlakeError(
+                f"S3 setting {key} must not be negative ({value!r})",
+                fix=f'give a number >= 0, or leave {key} out for its default ("{key}": {default})',
+            )
         return int(number) if isinstance(default, int) and number.is_integer() else number
     if not isinstance(value, str):
-        raise BinlakeError(f"S3 setting {key} must be a string, not {value!r}")
+        raise BinlakeError(f"S3 setting {key} must be a string, not {value!r}", fix=f'e.g. "{key}": "{default}"')
     return value
 
 
