@@ -401,7 +401,8 @@ class CdcRunner:
         with self.store.transaction() as db:
             db.execute(
                 "UPDATE tasks SET cdc_checkpoint = ?, cdc_checkpoint_gtid = COALESCE(?, cdc_checkpoint_gtid), "
-                "cdc_checkpoint_commit_time = ?, cdc_read_position = ?, cdc_source_time = ?, "
+                "cdc_checkpoint_commit_time = COALESCE(?, cdc_checkpoint_commit_time), cdc_read_position = ?, "
+                "cdc_source_time = ?, "
                 "cdc_changes_total = cdc_changes_total + ?, last_cdc_file = COALESCE(?, last_cdc_file) "
                 "WHERE identifier = ?",
                 (
