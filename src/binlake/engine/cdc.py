@@ -373,7 +373,7 @@ class CdcRunner:
             (self.task_id, batch_id, str(self.checkpoint), str(self.last_commit), json.dumps([p for p, _ in planned])),
         )
         for path, pending in planned:
-            batch = pending.record_batch(True, self.s3.TimestampColumnName)  # type: ignore[attr-defined]
+            batch = pending.record_batch(True, self.s3.TimestampColumnName, self.s3.TimestampColumnType)  # type: ignore[attr-defined]
             write_file(self.bucket, path, self.s3, batch)
         stats: dict[tuple[str, str], tuple[int, int, int]] = {}
         for pending in self.buffer.tables.values():

@@ -10,6 +10,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from binlake.config.endpoint import S3Settings
+from binlake.dms_columns import timestamp_field
 from binlake.target.store import Bucket
 
 ROW_GROUP_ROWS = 131_072
@@ -21,7 +22,7 @@ def output_schema(settings: S3Settings, columns: pa.Schema, with_op: bool) -> pa
     if with_op:
         fields.append(pa.field("Op", pa.string()))
     if settings.TimestampColumnName:
-        fields.append(pa.field(settings.TimestampColumnName, pa.timestamp("us")))
+        fields.append(timestamp_field(settings.TimestampColumnName, settings.TimestampColumnType))
     return pa.schema(fields + list(columns))
 
 
