@@ -152,7 +152,11 @@ def verify_command(
     probe_endpoint_arn: str = typer.Option(
         None, "--probe-endpoint-arn", help="Source endpoint allowed to write the probe."
     ),
-    probe_table: str = typer.Option(None, "--probe-table", help="schema.table for the probe [default: binlake_probe]."),
+    probe_table: str = typer.Option(
+        None,
+        "--probe-table",
+        help="A replicated schema.table for the probe [default: binlake_probe.probe, never replicated].",
+    ),
     cdc_deadline: float = typer.Option(300, "--cdc-deadline", help="Seconds the probe row may take (guide: 5 min)."),
     output: Output = typer.Option(Output.table, "--output"),
 ) -> None:
