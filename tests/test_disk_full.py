@@ -1,4 +1,4 @@
-"""A target that runs out of space (a small tmpfs filled up) stops the task with one line naming the cause and
+"""A target that runs out of space (a small tmpfs filled up) or turns read-only (remounted ro) stops the task with one line naming the cause and
 the fix, keeps the checkpoint behind every change not written, and resume-processing completes the lake once
 space is back: nothing lost, nothing twice."""
 
@@ -104,3 +104,41 @@ def test_disk_full_during_the_full_load_stops_the_task_and_resume_reloads(
                "resume-processing", "--quiet")  # fmt: skip
     directory = table_dir(small_disk, database, "t")
     assert merged(directory, ("id",)) == source_state(admin, database, "t", ("id",))
+
+
+def test_bucket_turning_read_only_stops_the_task_and_resume_completes(
+    binlake: Binlake, endpoints, admin, database: str, small_disk: Path
+) -> None:
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
+    execute(admin, f"CREATE TABLE `{database}`.t (id INT PRIMARY KEY, payload BLOB)")
+    execute(admin, f"USE `{database}`")
+    _fill(admin, database, 1, 100)
+    binlake.ok(
+        "create-endpoint", "--endpoint-identifier", "flaky", "--endpoint-type", "target", "--engine-name", "s3",
+        "--s3-settings", target_settings(small_disk, CdcMaxBatchInterval=0.2),
+    )  # fmt: skip
+    binlake.ok(
+        "create-replication-task", "--replication-task-identifier", "ro", "--source-endpoint-arn", "src",
+        "--target-endpoint-arn", "flaky", "--migration-type", "full-load-and-cdc", "--table-mappings",
+        mappings(database),
+    )  # fmt: skip
+    start_detached(binlake, "ro")
+    wait_streaming(binlake, "ro")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    try:
+        _fill(admin, database, 101, 200)
+        wait_for(lambda: task_row(binlake.state_dir, "ro")["status"] == "failed", timeout=60, what="task stopped")
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    message = task_row(binlake.state_dir, "ro")["last_failure_message"]
+    assert message.startswith(f"{small_disk} refused writing hub/{database}/t/"), message
+    assert "Read-only file system" in message and "(fix: make the bucket writable again" in message
+
+    start_detached(binlake, "ro", "resume-processing")
+    wait_streaming(binlake, "ro")
+    wait_caught_up(binlake, "ro", admin, timeout=120)
+    stop(binlake, "ro")
+    directory = table_dir(small_disk, database, "t")
+    assert merged(directory, ("id",)) == source_state(admin, database, "t", ("id",))
+    counts = Counter((r["Op"], r["id"]) for r in cdc_rows(directory))
+    assert not [change for change, n in counts.items() if n > 1] and len(counts) == 200
