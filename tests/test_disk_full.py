@@ -1,6 +1,6 @@
-"""A target that runs out of space (a small tmpfs filled up) or turns read-only (remounted ro) stops the task with one line naming the cause and
-the fix, keeps the checkpoint behind every change not written, and resume-processing completes the lake once
-space is back: nothing lost, nothing twice."""
+"""A target that runs out of space (a small tmpfs filled up) or turns read-only (remounted ro) stops the
+task with one line naming the cause and the fix, keeps the checkpoint behind every change not written, and
+resume-processing completes the lake once the cause is gone: nothing lost, nothing twice."""
 
 from __future__ import annotations
 
