@@ -3,6 +3,7 @@ resumable; in a real terminal (a pseudo-terminal whose line discipline turns ^C 
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -15,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from binlake.cli.progress import Rate
-from tests.conftest import Binlake
-from tests.lake import cdc_rows, table_dir, target_settings, task_row, wait_for
+from tests.conftest import Binlake, mappings
+from tests.lake import cdc_rows, statistics, table_dir, target_settings, task_row, wait_for
 from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 
 
@@ -135,3 +136,33 @@ def test_full_load_rate_is_the_current_speed() -> None:
     for second in range(11, 21):
         speed = rate.add(float(second), 10_000 + 100 * (second - 10))
     assert speed == pytest.approx(100)
+
+
+def test_sigterm_during_the_full_load_stops_at_a_batch_boundary(
+    binlake: Binlake, endpoints, admin, database: str, bucket: Path
+) -> None:
+    execute(
+        admin,
+        f"CREATE TABLE `{database}`.t (id INT PRIMARY KEY)",
+        f"INSERT INTO `{database}`.t SELECT seq FROM `{database}`.seq_1_to_5000",
+    )
+    binlake.ok(
+        "create-replication-task", "--replication-task-identifier", "loading", "--source-endpoint-arn", "src",
+        "--target-endpoint-arn", "lake", "--migration-type", "full-load", "--table-mappings", mappings(database),
+        "--replication-task-settings", json.dumps({"FullLoadSettings": {"CommitRate": 100}}),
+    )  # fmt: skip
+    execute(admin, f"LOCK TABLES `{database}`.t WRITE")  # holds the load inside its first read
+    try:
+        child = binlake.spawn("start-replication-task", "--replication-task-arn", "loading")
+        wait_for(lambda: statistics(binlake.state_dir, "loading").get("t", {}).get("table_state") == "Full load",
+                 what="full load started")  # fmt: skip
+        child.send_signal(signal.SIGTERM)
+    finally:
+        execute(admin, "UNLOCK TABLES")
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0 and "Traceback" not in err, err
+    _stopped_by_user(binlake, "loading")
+    assert statistics(binlake.state_dir, "loading")["t"]["table_state"] == "Table cancelled"
+    binlake.ok("start-replication-task", "--replication-task-arn", "loading", "--start-replication-task-type",
+               "resume-processing", "--quiet")  # fmt: skip
+    assert statistics(binlake.state_dir, "loading")["t"]["full_load_rows"] == 5000
