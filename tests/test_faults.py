@@ -20,7 +20,7 @@ from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 from binlake.sandbox import Sandbox, free_port
 from tests.conftest import Binlake, mappings
-from tests.lake import cdc_rows, merged, source_state, table_dir, target_settings, task_row, wait_for
+from tests.lake import cdc_rows, merged, source_state, statistics, table_dir, target_settings, task_row, wait_for
 from tests.test_cdc import master_position, start_detached, stop, wait_streaming
 
 
@@ -165,3 +165,46 @@ def test_task_rides_out_source_restarts_and_an_outage(binlake: Binlake, own_sand
     assert not [change for change, n in counts.items() if n > 1]
     assert sum(1 for op, _, _ in counts if op == "U") > 50
     admin.close()
+
+
+def test_full_load_rides_out_a_source_restart(binlake: Binlake, own_sandbox: Sandbox, tmp_path: Path) -> None:
+    """The source restarts while a table loads: the table is loaded again, afresh, and the task completes."""
+    box = own_sandbox
+    admin = box.root_connection()
+    cur = admin.cursor()
+    cur.execute("CREATE DATABASE shop")
+    cur.execute("CREATE TABLE shop.items (id INT PRIMARY KEY, v INT)")
+    cur.execute("INSERT INTO shop.items SELECT seq, seq FROM shop.seq_1_to_20000")
+    info = box.info()
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    binlake.ok(
+        "create-endpoint", "--endpoint-identifier", "src", "--endpoint-type", "source", "--engine-name", "mariadb",
+        "--server-name", info.host, "--port", str(info.port), "--username", info.user,
+        "--password-file", info.password_file,
+    )  # fmt: skip
+    binlake.ok(
+        "create-endpoint", "--endpoint-identifier", "lake", "--endpoint-type", "target", "--engine-name", "s3",
+        "--s3-settings", target_settings(bucket),
+    )  # fmt: skip
+    binlake.ok(
+        "create-replication-task", "--replication-task-identifier", "loader", "--source-endpoint-arn", "src",
+        "--target-endpoint-arn", "lake", "--migration-type", "full-load", "--table-mappings", mappings("shop"),
+        "--replication-task-settings", json.dumps({"ErrorBehavior": {"RecoverableErrorInterval": 2}}),
+    )  # fmt: skip
+    cur.execute("LOCK TABLES shop.items WRITE")  # the load waits inside its read until the server goes down
+    start_detached(binlake, "loader")
+    wait_for(lambda: statistics(binlake.state_dir, "loader").get("items", {}).get("table_state") == "Full load",
+             what="full load started")  # fmt: skip
+    admin.close()
+    box.stop()
+    box.start()
+    wait_for(lambda: task_row(binlake.state_dir, "loader")["status"] != "running", timeout=60, what="task ended")
+    row = task_row(binlake.state_dir, "loader")
+    assert (row["status"], row["stop_reason"]) == ("stopped", "FULL_LOAD_ONLY_FINISHED"), row["last_failure_message"]
+    assert statistics(binlake.state_dir, "loader")["items"]["full_load_rows"] == 20000
+    admin = box.root_connection()
+    assert merged(table_dir(bucket, "shop", "items"), ("id",)) == source_state(admin, "shop", "items", ("id",))
+    admin.close()
+    events = binlake.ok("describe-events", "--source-identifier", "loader", "--output", "json").json()["Events"]
+    assert any(e["Message"].startswith("Full load interrupted, reloading shop.items") for e in events)

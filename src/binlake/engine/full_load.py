@@ -48,6 +48,7 @@ class FullLoadResult:
     completed: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     cancelled: list[str] = field(default_factory=list)
+    failures: dict[str, Exception] = field(default_factory=dict)  # the exception behind each error
 
 
 class FullLoad:
@@ -86,6 +87,7 @@ class FullLoad:
                 result.cancelled.append(plan.label)
             else:
                 result.errors[plan.label] = str(outcome)
+                result.failures[plan.label] = outcome
         return result
 
     def register_completed(self, plan: TablePlan) -> None:

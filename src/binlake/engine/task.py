@@ -185,7 +185,7 @@ class TaskRunner:
         if loads and plans:
             log.info("Task %s running: %d tables to load", self.identifier, len(plans))
             tasks_api.update(self.store, self.identifier, full_load_started_at=utcnow(), full_load_finished_at=None)
-            result = loader.run(plans)
+            result = self._load_recovering(loader, plans, settings)
             if not self._full_load_succeeded(result):
                 return
         if not captures:
@@ -276,6 +276,32 @@ class TaskRunner:
             if snapshots:
                 return min(snapshots), None
         return current_position(address), None
+
+    def _load_recovering(
+        self, loader: FullLoad, plans: list[TablePlan], settings: ReplicationTaskSettings
+    ) -> FullLoadResult:
+        """Run the full load; tables that failed on a recoverable error (the source restarting, say) are
+        loaded again, afresh, after ErrorBehavior's waits, while the others keep their result."""
+        result = loader.run(plans)
+        waits = settings.ErrorBehavior.waits()
+        while result.failures and all(is_recoverable(exc) for exc in result.failures.values()):
+            wait = next(waits, None)
+            if wait is None:
+                break
+            table, message = next(iter(result.errors.items()))
+            log.warning("Full load of %d tables interrupted (%s: %s); loading them again in %.0fs",
+                        len(result.errors), table, message, wait)  # fmt: skip
+            self.store.add_event(
+                self.identifier, "recovery", f"Full load interrupted, reloading {', '.join(result.errors)} in "
+                f"{wait:.0f}s: {message}",
+            )  # fmt: skip
+            if self.stop_event.wait(wait):
+                return FullLoadResult(result.completed, {}, result.cancelled + list(result.errors))
+            again = loader.run([p for p in plans if p.label in result.errors])
+            result = FullLoadResult(
+                result.completed + again.completed, again.errors, result.cancelled + again.cancelled, again.failures
+            )
+        return result
 
     def _full_load_succeeded(self, result: FullLoadResult) -> bool:
         if result.errors:
