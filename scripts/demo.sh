@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs binlake, then runs the seed guide's pipeline end to end on this machine: a private MariaDB
-# with the guide's sample data, endpoints, a full-load task, its table statistics and the files it wrote.
+# with the guide's sample data, endpoints, a full-load-and-cdc task, its table statistics and the files it wrote.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 
 export BINLAKE_STATE_DIR="${BINLAKE_STATE_DIR:-$PWD/.binlake}"
+export BINLAKE_DEFAULT_OUTPUT="${BINLAKE_DEFAULT_OUTPUT:-table}"  # tables for a reader, even when piped (CI)
 binlake() { .venv/bin/binlake "$@"; }
 step() { printf '\n== %s\n' "$*"; }
 TASK=ecommerce-replication

@@ -20,6 +20,12 @@ from binlake.cli.main import main
 from binlake.sandbox import Sandbox, SandboxInfo, free_port
 
 
+@pytest.fixture(autouse=True)
+def table_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests read binlake's tables; off a terminal its default would be JSON (tests/test_cli_conventions.py)."""
+    monkeypatch.setenv("BINLAKE_DEFAULT_OUTPUT", "table")
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     box = Sandbox(tmp_path_factory.mktemp("sandbox") / "mariadb", port=free_port())

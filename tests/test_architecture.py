@@ -1,4 +1,4 @@
-"""Imports flow one way (DESIGN.md §2): nothing imports cli; engine is imported only by cli; catalog, query,
+"""Imports flow one way (docs/architecture.md): nothing imports cli; engine is imported only by cli; catalog, query,
 verify and monitor read the state store and the lake and never import engine."""
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,37 @@ def test_state_dir_that_is_not_binlake(tmp_path: Path, capsys: pytest.CaptureFix
     result = Binlake(foreign, capsys)("describe-endpoints")
     assert_one_line_error(result, f"{foreign} is not a binlake state directory")
     assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("where", ["missing parent", "read-only"])
+def test_state_dir_that_cannot_be_created(tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str) -> None:
+    if where == "missing parent":
+        state = Path("/proc/no/such/dir")  # /proc takes no new directories, not even from root
+        reason = "No such file or directory"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(locked)]).returncode:
+            pytest.skip("mounting a read-only tmpfs is not permitted here")
+        state, reason = locked / "state", "Read-only file system"
+    try:
+        result = Binlake(state, capsys)("describe-endpoints")
+    finally:
+        if where == "read-only":
+            subprocess.run(["umount", str(locked)], check=True)
+    assert_one_line_error(
+        result,
+        f"cannot create the state directory {state} ({reason})",
+        "pass --state-dir (or set BINLAKE_STATE_DIR) to a directory you can write",
+    )
+
+
+def test_every_s3_number_error_names_a_fix(binlake: Binlake) -> None:
+    for value in (-1, "big", True):
+        result = binlake(
+            "create-endpoint", "--endpoint-identifier", "t", "--endpoint-type", "target", "--engine-name", "s3",
+            "--s3-settings", json.dumps({"BucketName": "x", "MaxFileSize": value}),
+        )  # fmt: skip
+        assert result.exit_code == 1
+        assert "(fix: " in result.stderr, result.stderr
+    assert_one_line_error(result, "S3 setting MaxFileSize must be a number, not True", 'e.g. "MaxFileSize": 1048576')

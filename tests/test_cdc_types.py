@@ -1,5 +1,5 @@
 """Every column type of the full-load type matrix through CDC: the CDC files carry the LOAD files' types and
-the exact values (DESIGN.md §1: "LOAD and CDC files of one table carry the same types for the same columns").
+the exact values (docs/contract.md: "LOAD and CDC files of one table carry the same types for the same columns").
 
 One task runs for the whole module (a task per type would take minutes): one table per group of the matrix
 (tests/test_types.py's INTEGERS, DECIMALS, ...), one column per case. Each table holds, before the task starts,

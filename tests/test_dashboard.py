@@ -155,3 +155,21 @@ def test_dashboard_shows_a_running_task_and_updates(binlake: Binlake, admin, dat
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.mark.usefixtures("cdc_target")
+def test_target_labels_at_the_same_value_do_not_overlap(binlake: Binlake, database: str, tmp_path: Path) -> None:
+    """The guide's targets put CDCLatencySource and CDCLatencyTarget both at < 60: two labels, one line apart."""
+    create_cdc_task(binlake, "quiet", database)
+    server = binlake.spawn("dashboard", "--port", "0")
+    try:
+        banner = next_line(read_lines(server), lambda line: "Dashboard: http://" in line, "dashboard URL")
+        url = re.search(r"(http://127\.0\.0\.1:\d+/)", banner).group(1) + "?task=quiet&refresh=0.5"
+        dom = render(url, tmp_path / "chromium")
+    finally:
+        server.terminate()
+        server.wait(10)
+    lines = {a["data-metric"]: float(a["y1"]) for a in dom.find("line", **{"class": "threshold"})}
+    labels = {a["data-metric"]: float(a["y"]) for a in dom.find("text", **{"class": "threshold-label"})}
+    assert lines["CDCLatencySource"] == lines["CDCLatencyTarget"]  # the same target value
+    assert abs(labels["CDCLatencySource"] - labels["CDCLatencyTarget"]) >= 10  # 10 px text, apart

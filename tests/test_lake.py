@@ -10,9 +10,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from binlake.config.mappings import PROBE_SCHEMA, TableMappings
 from binlake.sample import create_sample
 from binlake.sandbox import SandboxInfo
-from tests.conftest import Binlake
+from tests.conftest import Binlake, mappings
 from tests.lake import table_dir, target_settings, task_row, wait_for
 from tests.test_bad_input import assert_one_line_error
 from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
@@ -139,7 +140,7 @@ def test_inspect_file_and_list(binlake: Binlake, guide: str, database: str, buck
 
 
 def test_verify_passes_while_a_workload_writes(
-    binlake: Binlake, guide: str, admin_endpoint: str, admin, database: str, sandbox
+    binlake: Binlake, guide: str, admin_endpoint: str, admin, database: str, sandbox, bucket: Path
 ) -> None:
     binlake.ok("crawl", "--replication-task-arn", guide)
     stop_writing = threading.Event()
@@ -172,7 +173,19 @@ def test_verify_passes_while_a_workload_writes(
     exact = report["Checks"][3]["Details"][f"{database}.orders"]
     assert exact["DifferingKeys"] == 0 and exact["SourceRows"] == exact["TargetRows"]
     assert report["Checks"][4]["Details"]["LatencySeconds"] < 30
+    # The probe stays out of the user's data: nothing of it in the lake, the statistics or the catalog.
+    wait_for(lambda: task_row(binlake.state_dir, guide)["cdc_checkpoint"], what="checkpoint")
+    assert PROBE_SCHEMA not in {p.name for p in (bucket / "hub").iterdir()}
+    assert "probe" not in binlake.ok("describe-table-statistics", "--replication-task-arn", guide).stdout
+    assert "probe" not in binlake.ok("crawl", "--replication-task-arn", guide).stdout
+    assert mysql_rows(admin, f"SELECT count(*) FROM {PROBE_SCHEMA}.probe")[0][0] >= 1
     stop(binlake, guide)
+
+
+def test_no_wildcard_selects_the_probe_schema() -> None:
+    everything = TableMappings.parse(mappings("%"))
+    assert everything.selects("shop", "orders") and not everything.selects(PROBE_SCHEMA, "probe")
+    assert TableMappings.parse(mappings(PROBE_SCHEMA)).selects(PROBE_SCHEMA, "probe")  # named, it is selected
 
 
 def check(report: dict, number: int) -> dict:
@@ -276,11 +289,17 @@ def test_lake_bad_input(binlake: Binlake, guide: str, database: str) -> None:
     binlake.ok("crawl", "--replication-task-arn", guide)
     assert_one_line_error(binlake("query", "SELEC nonsense"), "query failed: Parser Error")
     assert_one_line_error(binlake("query", f"SELECT * FROM {db_name(database)}.nope"), "query failed: Catalog Error")
-    # The task's own user may not create the probe table.
-    result = binlake.run_process("verify", "--replication-task-arn", guide, "--cdc-deadline", "5")
-    assert result.exit_code == 1
-    assert result.stderr.startswith("Error: cannot write the CDC probe row into")
-    assert "GRANT CREATE, INSERT" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    # The guide's form: the task's own user may not create the probe table; every criterion still shows.
+    result = binlake.run_process("verify", "--replication-task-arn", guide, "--cdc-deadline", "5", "--output", "table")
+    assert result.exit_code == 1 and result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert [line[:3] for line in lines if line[:1] in "✓✗"] == [
+        f"{m} {n}" for m, n in zip("✓✓✓✓✗✓✓✓", "12345678", strict=True)
+    ]
+    cdc = next(i for i, line in enumerate(lines) if line.startswith("✗ 5."))
+    assert "cannot write the CDC probe row into binlake_probe.probe as binlake" in lines[cdc]
+    assert lines[cdc + 1].startswith("    fix: pass --probe-endpoint-arn with a source endpoint whose user may")
+    assert lines[-1] == "Verification failed."
     stop(binlake, guide)
     assert_one_line_error(binlake("inspect", "/no/such/file.parquet"), "no file at /no/such/file.parquet")
     assert task_row(binlake.state_dir, guide)["status"] == "stopped"

@@ -123,7 +123,7 @@ def test_describe_events_lists_the_task_history(binlake: Binlake, endpoints, adm
         (["creation"], "Replication task created"),
         (["state change"], "Replication task started"),
         (["state change"], f"Full load started for table {database}.items"),
-        (["state change"], f"Full load finished for table {database}.items: 1 rows in 1 files"),
+        (["state change"], f"Full load finished for table {database}.items: 1 row in 1 file"),
         (["state change"], "Full load completed"),
         (["state change"], "Replication task stopped (FULL_LOAD_ONLY_FINISHED)"),
     ]

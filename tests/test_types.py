@@ -1,4 +1,4 @@
-"""Every MySQL column type through a full load, read back with pyarrow: DESIGN.md §1's type mapping table.
+"""Every MySQL column type through a full load, read back with pyarrow: the type mapping table of docs/contract.md.
 
 One test per row of the table, parametrized by the MySQL types of that row. Each case loads one column
 with the type's extremes, multibyte text or odd bytes, and a NULL; the Arrow type and every value must come

@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from binlake.capture.binlog.rows import ColumnSpec, build_arrays
+from binlake.dms_columns import with_dms_columns
 from binlake.position import BinlogPosition
 
 TIMESTAMP = pa.timestamp("us")
@@ -68,19 +69,13 @@ class TableChanges:
         elif self.rows:
             self.commits.append((len(self.rows), position))
 
-    def record_batch(self, op_column: bool, timestamp_column: str) -> pa.RecordBatch:
+    def record_batch(self, op_column: bool, timestamp_column: str, timestamp_kind: str = "string") -> pa.RecordBatch:
         keep = self.route.keep
         columns = list(zip(*self.rows, strict=True))
         arrays = build_arrays(self.route.specs, [columns[i] for i in keep])
-        names = list(self.route.names)
-        if timestamp_column:
-            micros = [t * 1_000_000 for t in self.commit_times]
-            arrays.insert(0, pa.array(micros, pa.int64()).cast(TIMESTAMP))
-            names.insert(0, timestamp_column)
-        if op_column:
-            arrays.insert(0, pa.array(self.ops, pa.string()))
-            names.insert(0, "Op")
-        batch = pa.RecordBatch.from_arrays(arrays, names=names)
+        micros = [t * 1_000_000 for t in self.commit_times] if timestamp_column else []
+        ops = self.ops if op_column else None
+        batch = with_dms_columns(arrays, self.route.names, ops, timestamp_column, micros, timestamp_kind)
         commits = [[end, position.binlog_file, position.log_pos] for end, position in self.commits]
         return batch.replace_schema_metadata({COMMITS_METADATA: json.dumps(commits, separators=(",", ":"))})
 

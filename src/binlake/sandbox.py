@@ -23,7 +23,7 @@ REPLICATION_USER = "binlake"
 ADMIN_USER = "binlake_admin"
 DEFAULT_PORT = 33306
 
-# Settings a CDC source needs; DESIGN.md §1 and the CDC preflight check these same names.
+# Settings a CDC source needs (docs/cdc.md); the CDC preflight checks these same names.
 BINLOG_SETTINGS = {
     "log_bin": "mysql-bin",
     "binlog_format": "ROW",

@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover - older typer depends on click
     from click import exceptions as click_exceptions
 
 from binlake import __version__
+from binlake.cli.options import adapt
 from binlake.cli.render import err_console
 from binlake.errors import BinlakeError
 from binlake.state.store import StateStore
@@ -83,9 +84,9 @@ def _register() -> None:
     global _registered
     if _registered:
         return
-    from binlake.cli.commands import endpoints, lake, monitor, sandbox, tasks
+    from binlake.cli.commands import endpoints, lake, monitor, not_here, sandbox, tasks
 
-    for module in (endpoints, tasks, lake, monitor, sandbox):
+    for module in (endpoints, tasks, lake, monitor, sandbox, not_here):
         module.register(app)
     _registered = True
 
@@ -93,6 +94,7 @@ def _register() -> None:
 def main(argv: list[str] | None = None) -> int:
     _register()
     command = typer.main.get_command(app)
+    adapt(command)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = command.main(args=args, prog_name="binlake", standalone_mode=False)

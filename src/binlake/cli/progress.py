@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
-from datetime import datetime
 
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from binlake.cli.render import console
 from binlake.dms import StartType
 from binlake.engine.task import TaskRunner
+from binlake.monitor import metrics
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore
 
 REFRESH_SECONDS = 0.5
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def follow_task(
@@ -23,18 +25,44 @@ def follow_task(
     start_type: StartType,
     cdc_start_position: str | None = None,
     cdc_start_time: str | None = None,
+    draw: bool = True,
 ) -> tasks_api.ReplicationTask:
-    """Run the task in a worker thread and draw its tables' progress, then its CDC status, until it ends."""
+    """Run the task in a worker thread until it ends, drawing its tables' progress and then its CDC status.
+
+    SIGINT (Ctrl-C) and SIGTERM stop the task as stop-replication-task does: at the next batch boundary,
+    ``stopped`` with STOPPED_BY_USER, resumable. The worker and every thread it starts block both signals,
+    so a signal never interrupts a read from the source or a write to the target half-way.
+    """
     outcome: dict[str, object] = {}
 
     def work() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             outcome["task"] = runner.run(start_type, cdc_start_position, cdc_start_time)
         except BaseException as exc:
             outcome["error"] = exc
 
-    worker = threading.Thread(target=work, name="task", daemon=True)
-    worker.start()
+    def stop(signum: int, _frame: object) -> None:
+        runner.request_stop(signal.Signals(signum).name)
+
+    in_main = threading.current_thread() is threading.main_thread()  # only the main thread may set handlers
+    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS} if in_main else {}
+    try:
+        worker = threading.Thread(target=work, name="task", daemon=True)
+        worker.start()
+        if draw:
+            _follow(store, runner, worker)
+        while worker.is_alive():
+            worker.join(REFRESH_SECONDS)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["task"]  # type: ignore[return-value]
+
+
+def _follow(store: StateStore, runner: TaskRunner, worker: threading.Thread) -> None:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -42,35 +70,39 @@ def follow_task(
         TimeElapsedColumn(),
     )
     bars: dict[str, TaskID] = {}
-    started: dict[str, float] = {}
-    try:
-        with Progress(*columns, console=console, transient=False) as progress:
-            cdc = CdcLine()
-            while worker.is_alive():
-                _draw(store, runner.identifier, progress, bars, started)
-                cdc.draw(store, runner.identifier, progress)
-                worker.join(REFRESH_SECONDS)
-            _draw(store, runner.identifier, progress, bars, started)
-    except KeyboardInterrupt:
-        runner.stop_event.set()
-        worker.join()
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["task"]  # type: ignore[return-value]
+    rates: dict[str, Rate] = {}
+    with Progress(*columns, console=console, transient=False) as progress:
+        cdc = CdcLine()
+        while worker.is_alive():
+            _draw(store, runner.identifier, progress, bars, rates)
+            cdc.draw(store, runner.identifier, progress)
+            worker.join(REFRESH_SECONDS)
+        _draw(store, runner.identifier, progress, bars, rates)
 
 
-def _draw(store: StateStore, task: str, progress: Progress, bars: dict[str, TaskID], started: dict[str, float]) -> None:
+class Rate:
+    """Rows per second over the last ``WINDOW`` seconds: the current speed, not the average since the start."""
+
+    WINDOW = 5.0
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, int]] = []
+
+    def add(self, now: float, count: int) -> float | None:
+        self.samples = [s for s in self.samples if now - s[0] <= self.WINDOW] + [(now, count)]
+        (first_at, first), (last_at, last) = self.samples[0], self.samples[-1]
+        return (last - first) / (last_at - first_at) if last_at - first_at > 0.5 else None
+
+
+def _draw(store: StateStore, task: str, progress: Progress, bars: dict[str, TaskID], rates: dict[str, Rate]) -> None:
     for row in tasks_api.table_statistics(store, task):
         label = f"{row['schema_name']}.{row['table_name']}"
         done = row["full_load_rows"]
         total = max(row["estimated_rows"], done, 1)
         if row["table_state"] == "Table completed":
             total = done or 1
-        now = time.monotonic()
-        if done and label not in started:
-            started[label] = now
-        elapsed = now - started.get(label, now)
-        rate = f"{done / elapsed:,.0f}" if elapsed > 0.5 else "-"
+        speed = rates.setdefault(label, Rate()).add(time.monotonic(), done)
+        rate = f"{speed:,.0f}" if speed is not None and row["table_state"] == "Full load" else "-"
         detail = f"{done:>12,} / {total:,} rows {rate:>10} rows/s  {row['table_state']}"
         if label not in bars:
             bars[label] = progress.add_task(label, total=total, detail=detail)
@@ -78,25 +110,31 @@ def _draw(store: StateStore, task: str, progress: Progress, bars: dict[str, Task
 
 
 class CdcLine:
-    """One status line while CDC runs: read position, source lag, changes per second."""
+    """One status line while CDC runs: read position, source latency, changes per second.
+
+    The lag is the task's own CDCLatencySource metric: on an idle source the binlog carries only heartbeats,
+    so "now minus the last change's time" would grow forever while the task is caught up (lag 0, as DMS says).
+    """
 
     def __init__(self) -> None:
         self.bar: TaskID | None = None
-        self.samples: list[tuple[float, int]] = []
+        self.rate = Rate()
 
     def draw(self, store: StateStore, task_id: str, progress: Progress) -> None:
         task = tasks_api.get(store, task_id)
         if not task.cdc_read_position:
             return
-        now = time.monotonic()
-        self.samples = [s for s in self.samples if now - s[0] < 10] + [(now, task.cdc_changes_total)]
-        span = self.samples[-1][0] - self.samples[0][0]
-        rate = (self.samples[-1][1] - self.samples[0][1]) / span if span > 0 else 0.0
-        lag = "-"
-        if task.cdc_source_time:
-            lag = f"{max(0.0, time.time() - datetime.fromisoformat(task.cdc_source_time).timestamp()):.0f}s"
-        text = f"CDC at {task.cdc_read_position}  lag {lag}"
+        rate = self.rate.add(time.monotonic(), task.cdc_changes_total) or 0.0
+        text = f"CDC at {task.cdc_read_position}  lag {cdc_lag(store, task_id)}"
         detail = f"{task.cdc_changes_total:,} changes  {rate:,.0f} changes/s"
         if self.bar is None:
             self.bar = progress.add_task(text, total=None, detail=detail)
         progress.update(self.bar, description=text, detail=detail)
+
+
+def cdc_lag(store: StateStore, task_id: str) -> str:
+    """The latest CDCLatencySource sample, e.g. '0s'; '-' before the first sample."""
+    sample = metrics.latest(store, task_id)
+    if sample is None or "CDCLatencySource" not in sample[1]:
+        return "-"
+    return f"{sample[1]['CDCLatencySource']:.0f}s"

@@ -27,15 +27,16 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=4, default=str, ensure_ascii=False) + "\n")
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, null: str = "") -> str:
     if value is None:
-        return ""
+        return null
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=str)
     return str(value)
 
 
-def print_records(title: str, records: list[dict[str, Any]], columns: list[str] | None = None) -> None:
+def print_records(title: str, records: list[dict[str, Any]], columns: list[str] | None = None, null: str = "") -> None:
+    """A table of ``records``; ``null`` is how a missing value shows (query results: NULL, unlike '')."""
     if not records:
         console.print(f"{title}: none")
         return
@@ -44,7 +45,7 @@ def print_records(title: str, records: list[dict[str, Any]], columns: list[str] 
     for column in columns:
         table.add_column(column, overflow="fold")
     for record in records:
-        table.add_row(*(_cell(record.get(column)) for column in columns))
+        table.add_row(*(_cell(record.get(column), null) for column in columns))
     console.print(table)
 
 

@@ -33,6 +33,8 @@ class S3Settings:
     """Write the Op column (always 'I') in LOAD files too."""
     TimestampColumnName: str = ""
     """When set, a column of this name holds the source commit time (full load: the read time)."""
+    TimestampColumnType: str = "string"
+    """binlake: the TimestampColumnName column's type: string (DMS's '2022-07-26 06:46:18.616807') or timestamp."""
     MaxFileSize: int = 1_048_576
     """Largest file in KB before a new LOAD file is started."""
     CdcMaxBatchInterval: float = 60
@@ -93,12 +95,15 @@ class S3Settings:
             "DatePartitionSequence": ("YYYYMMDD", "YYYYMMDDHH", "YYYYMM", "MMYYYYDD", "DDMMYYYY"),
             "DatePartitionDelimiter": ("SLASH", "UNDERSCORE", "DASH", "NONE"),
             "ParquetVersion": ("parquet-1-0", "parquet-2-0"),
+            "TimestampColumnType": ("string", "timestamp"),
         }
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise BinlakeError(f"{key} {getattr(self, key)!r} is not supported", fix=f"use one of {allowed}")
         if self.MaxFileSize < 1:
-            raise BinlakeError("MaxFileSize must be at least 1 (KB)")
+            raise BinlakeError(
+                f"MaxFileSize must be at least 1 (KB), not {self.MaxFileSize}", fix='e.g. "MaxFileSize": 1048576'
+            )
         if self.CdcInsertsOnly and self.CdcInsertsAndUpdates:
             raise BinlakeError("CdcInsertsOnly and CdcInsertsAndUpdates cannot both be true", fix="set one of them")
 
@@ -123,19 +128,24 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        raise BinlakeError(f"S3 setting {key} must be true or false, not {value!r}")
+        raise BinlakeError(f"S3 setting {key} must be true or false, not {value!r}", fix=f'e.g. "{key}": true')
     if isinstance(default, (int, float)):
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise BinlakeError(f"S3 setting {key} must be a number, not {value!r}")
+            raise BinlakeError(f"S3 setting {key} must be a number, not {value!r}", fix=f'e.g. "{key}": {default}')
         try:
             number = float(value)
         except ValueError:
-            raise BinlakeError(f"S3 setting {key} must be a number, not {value!r}") from None
+            raise BinlakeError(
+                f"S3 setting {key} must be a number, not {value!r}", fix=f'e.g. "{key}": {default}'
+            ) from None
         if number < 0:
-            raise BinlakeError(f"S3 setting {key} must not be negative")
+            raise BinlakeError(
+                f"S3 setting {key} must not be negative ({value!r})",
+                fix=f'give a number >= 0, or leave {key} out for its default ("{key}": {default})',
+            )
         return int(number) if isinstance(default, int) and number.is_integer() else number
     if not isinstance(value, str):
-        raise BinlakeError(f"S3 setting {key} must be a string, not {value!r}")
+        raise BinlakeError(f"S3 setting {key} must be a string, not {value!r}", fix=f'e.g. "{key}": "{default}"')
     return value
 
 

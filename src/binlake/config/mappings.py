@@ -52,6 +52,10 @@ class Rule:
     old_value: str = ""
 
 
+# verify's CDC probe lives in a schema of its own, out of the user's data: no wildcard selects it.
+PROBE_SCHEMA = "binlake_probe"
+
+
 @dataclass(frozen=True)
 class TableMappings:
     rules: tuple[Rule, ...]
@@ -81,7 +85,12 @@ class TableMappings:
     def selects(self, schema: str, table: str) -> bool:
         """DMS's rule: a table is in when an include (or explicit) rule matches and no exclude rule does."""
         selection = [r for r in self.rules if r.rule_type == "selection"]
-        included = any(r.action in ("include", "explicit") and _match_object(r, schema, table) for r in selection)
+        included = any(
+            r.action in ("include", "explicit")
+            and _match_object(r, schema, table)
+            and (schema != PROBE_SCHEMA or r.schema == PROBE_SCHEMA)  # a wildcard never selects the probe
+            for r in selection
+        )
         excluded = any(r.action == "exclude" and _match_object(r, schema, table) for r in selection)
         return included and not excluded
 

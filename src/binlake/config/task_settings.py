@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from binlake.config.error_behavior import ErrorBehavior
 from binlake.errors import BinlakeError
 
 PREP_MODES = ("DO_NOTHING", "DROP_AND_CREATE", "TRUNCATE_BEFORE_LOAD")
@@ -17,7 +18,6 @@ PASSIVE_SECTIONS = (
     "ControlTablesSettings",
     "StreamBufferSettings",
     "ChangeProcessingDdlHandlingPolicy",
-    "ErrorBehavior",
     "ValidationSettings",
     "CharacterSetSettings",
     "BeforeImageSettings",
@@ -62,6 +62,7 @@ class ChangeProcessingTuning:
 class ReplicationTaskSettings:
     FullLoadSettings: FullLoadSettings = field(default_factory=FullLoadSettings)
     ChangeProcessingTuning: ChangeProcessingTuning = field(default_factory=ChangeProcessingTuning)
+    ErrorBehavior: ErrorBehavior = field(default_factory=ErrorBehavior)
     passive: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -82,12 +83,15 @@ class ReplicationTaskSettings:
                 settings.FullLoadSettings = _parse_full_load(value)
             elif section == "ChangeProcessingTuning":
                 settings.ChangeProcessingTuning = _parse_change_processing(value)
+            elif section == "ErrorBehavior":
+                settings.ErrorBehavior = ErrorBehavior.parse(value)
             elif section in PASSIVE_SECTIONS:
                 settings.passive[section] = value
             else:
                 raise BinlakeError(
                     f"unknown task settings section {section!r}",
-                    fix=f"use FullLoadSettings or one of DMS's sections ({', '.join(PASSIVE_SECTIONS[:4])}, ...)",
+                    fix="use FullLoadSettings, ErrorBehavior or one of DMS's sections "
+                    f"({', '.join(PASSIVE_SECTIONS[:4])}, ...)",
                 )
         return settings
 
@@ -96,6 +100,7 @@ class ReplicationTaskSettings:
             {
                 "FullLoadSettings": asdict(self.FullLoadSettings),
                 "ChangeProcessingTuning": asdict(self.ChangeProcessingTuning),
+                "ErrorBehavior": asdict(self.ErrorBehavior),
                 **self.passive,
             }
         )

@@ -570,7 +570,9 @@ class CdcRunner:
                     (json.dumps(self._batch_files), str(self.last_commit), self.task_id, self._batch_id),
                 )
             for path, pending in planned:
-                batch = pending.record_batch(True, self.s3.TimestampColumnName)  # type: ignore[attr-defined]
+                batch = pending.record_batch(  # type: ignore[attr-defined]
+                    True, self.s3.TimestampColumnName, self.s3.TimestampColumnType
+                )
                 write_file(self.bucket, path, self.s3, batch)
         self.buffer.clear()
 
@@ -586,7 +588,8 @@ class CdcRunner:
         with self.store.transaction() as db:
             db.execute(
                 "UPDATE tasks SET cdc_checkpoint = ?, cdc_checkpoint_gtid = COALESCE(?, cdc_checkpoint_gtid), "
-                "cdc_checkpoint_commit_time = ?, cdc_read_position = ?, cdc_source_time = ?, "
+                "cdc_checkpoint_commit_time = COALESCE(?, cdc_checkpoint_commit_time), cdc_read_position = ?, "
+                "cdc_source_time = ?, "
                 "cdc_changes_total = cdc_changes_total + ?, last_cdc_file = COALESCE(?, last_cdc_file), "
                 "cdc_open_transactions = ? WHERE identifier = ?",
                 (

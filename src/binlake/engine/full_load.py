@@ -13,7 +13,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
@@ -22,6 +22,7 @@ from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
 from binlake.config.task_settings import FullLoadSettings
 from binlake.dms import TableState
+from binlake.dms_columns import with_dms_columns
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress, connect, explain
@@ -32,8 +33,10 @@ from binlake.state.store import StateStore, utcnow
 from binlake.target import naming
 from binlake.target.store import Bucket
 from binlake.target.writer import RollingFileWriter, output_schema
+from binlake.text import plural
 
 log = logging.getLogger(__name__)
+EPOCH = datetime(1970, 1, 1)
 
 
 class StopRequested(Exception):
@@ -45,6 +48,7 @@ class FullLoadResult:
     completed: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     cancelled: list[str] = field(default_factory=list)
+    failures: dict[str, Exception] = field(default_factory=dict)  # the exception behind each error
 
 
 class FullLoad:
@@ -83,6 +87,7 @@ class FullLoad:
                 result.cancelled.append(plan.label)
             else:
                 result.errors[plan.label] = str(outcome)
+                result.failures[plan.label] = outcome
         return result
 
     def register_completed(self, plan: TablePlan) -> None:
@@ -264,21 +269,19 @@ class FullLoad:
         self.store.add_event(
             self.task_id,
             "state change",
-            f"Full load finished for table {plan.label}: {rows} rows in {len(files)} files",
+            f"Full load finished for table {plan.label}: {plural(rows, 'row')} in {plural(len(files), 'file')}",
         )
         log.info("Full load finished for table %s: %d rows, %d files", plan.label, rows, len(files))
 
     def _decorate(self, batch: pa.RecordBatch, plan: TablePlan, load_time: datetime) -> pa.RecordBatch:
         """Rename to target names and prepend DMS's Op and timestamp columns where asked."""
-        arrays = list(batch.columns)
-        names = list(plan.target_names)
-        if self.s3.TimestampColumnName:
-            arrays.insert(0, pa.array([load_time] * batch.num_rows, pa.timestamp("us")))
-            names.insert(0, self.s3.TimestampColumnName)
-        if self.s3.IncludeOpForFullLoad:
-            arrays.insert(0, pa.array(["I"] * batch.num_rows, pa.string()))
-            names.insert(0, "Op")
-        return pa.RecordBatch.from_arrays(arrays, names=names)
+        rows = batch.num_rows
+        micros = [(load_time - EPOCH) // timedelta(microseconds=1)] * rows if self.s3.TimestampColumnName else []
+        ops = ["I"] * rows if self.s3.IncludeOpForFullLoad else None
+        return with_dms_columns(
+            list(batch.columns), plan.target_names, ops, self.s3.TimestampColumnName, micros,
+            self.s3.TimestampColumnType,
+        )  # fmt: skip
 
 
 def _mysql_error() -> type[Exception]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from binlake.config.task_settings import ReplicationTaskSettings
 from binlake.dms import STOP_REASON_FULL_LOAD_DONE, STOP_REASON_USER, MigrationType, StartType, TaskStatus
 from binlake.engine.cdc import CdcRunner, parse_start_position, parse_start_time, position_at_time
 from binlake.engine.full_load import FullLoad, FullLoadResult
-from binlake.errors import BinlakeError, TransientError
+from binlake.engine.recovery import is_recoverable
+from binlake.errors import BinlakeError
 from binlake.monitor.sampler import MetricsSampler
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress, connect, endpoint_address
@@ -32,6 +34,8 @@ from binlake.target.store import Bucket
 log = logging.getLogger(__name__)
 ACTIVE = (TaskStatus.STARTING.value, TaskStatus.RUNNING.value, TaskStatus.STOPPING.value)
 STOP_POLL_SECONDS = 0.25
+# An attempt that streamed this long had recovered: a later error starts again from RecoverableErrorInterval.
+RECOVERED_AFTER_SECONDS = 60.0
 
 
 def task_dir(store: StateStore, identifier: str) -> Path:
@@ -95,9 +99,17 @@ class TaskRunner:
         self._watcher = threading.Thread(target=self._watch_stop, daemon=True, name="stop-watcher")
         self._done = threading.Event()
         self.sampler = MetricsSampler(store, identifier)
+        self.stop_reason: str | None = None
+
+    def request_stop(self, why: str) -> None:
+        """Stop at the next batch boundary, as stop-replication-task does (safe to call from a signal handler)."""
+        self.stop_reason = why
+        self.stop_event.set()
 
     def _watch_stop(self) -> None:
         while not self._done.wait(STOP_POLL_SECONDS):
+            if self.stop_reason:
+                return
             rows = self.store.query("SELECT desired_state FROM tasks WHERE identifier = ?", (self.identifier,))
             if not rows or rows[0]["desired_state"] == "stopped":
                 log.info("Stop request received; stopping at the next batch boundary")
@@ -175,7 +187,7 @@ class TaskRunner:
         if loads and plans:
             log.info("Task %s running: %d tables to load", self.identifier, len(plans))
             tasks_api.update(self.store, self.identifier, full_load_started_at=utcnow(), full_load_finished_at=None)
-            result = loader.run(plans)
+            result = self._load_recovering(loader, plans, settings)
             if not self._full_load_succeeded(result):
                 return
         if not captures:
@@ -195,7 +207,7 @@ class TaskRunner:
             replace(settings.FullLoadSettings, TargetTablePrepMode="DROP_AND_CREATE"),
             self.stop_event,
         )
-        backoff = 1.0
+        waits = settings.ErrorBehavior.waits()
         while True:
             runner = CdcRunner(
                 self.store,
@@ -210,20 +222,34 @@ class TaskRunner:
                 memory_limit=settings.ChangeProcessingTuning.MemoryLimitTotal * 1024 * 1024,
             )
             self.sampler.watch(runner)
+            began = time.monotonic()
             try:
                 runner.run(start, gtid)
                 break
-            except TransientError as exc:
+            except Exception as exc:
+                if not is_recoverable(exc):
+                    raise
                 # Lost connection or a passing S3 error: resume from the checkpoint; the intent log makes
                 # the batch in flight safe to write again.
                 checkpoint = tasks_api.get(self.store, self.identifier).cdc_checkpoint
                 if checkpoint:
                     start, gtid = BinlogPosition.parse(checkpoint), None
-                log.warning("CDC interrupted (%s); resuming from %s in %.0fs", exc, start, backoff)
-                self.store.add_event(self.identifier, "warning", f"CDC interrupted, resuming: {exc}")
-                if self.stop_event.wait(backoff):
+                if runner.changes_seen or time.monotonic() - began > RECOVERED_AFTER_SECONDS:
+                    waits = settings.ErrorBehavior.waits()  # it had recovered: a new error starts a new series
+                wait = next(waits, None)
+                if wait is None:
+                    raise BinlakeError(
+                        f"gave up recovering from a recoverable error ({getattr(exc, 'message', exc)})",
+                        fix="bring the source or target back, then start-replication-task "
+                        "--start-replication-task-type resume-processing (ErrorBehavior.RecoverableErrorCount "
+                        "sets how often a task retries)",
+                    ) from None
+                log.warning("CDC interrupted (%s); resuming from %s in %.0fs", exc, start, wait)
+                self.store.add_event(
+                    self.identifier, "recovery", f"CDC interrupted, resuming from {start} in {wait:.0f}s: {exc}"
+                )
+                if self.stop_event.wait(wait):
                     break
-                backoff = min(backoff * 2, 30.0)
         self._finish(TaskStatus.STOPPED, STOP_REASON_USER, None)
 
     def _cdc_start(
@@ -255,6 +281,32 @@ class TaskRunner:
                 return min(snapshots), None
         return current_position(address), None
 
+    def _load_recovering(
+        self, loader: FullLoad, plans: list[TablePlan], settings: ReplicationTaskSettings
+    ) -> FullLoadResult:
+        """Run the full load; tables that failed on a recoverable error (the source restarting, say) are
+        loaded again, afresh, after ErrorBehavior's waits, while the others keep their result."""
+        result = loader.run(plans)
+        waits = settings.ErrorBehavior.waits()
+        while result.failures and all(is_recoverable(exc) for exc in result.failures.values()):
+            wait = next(waits, None)
+            if wait is None:
+                break
+            table, message = next(iter(result.errors.items()))
+            log.warning("Full load of %d tables interrupted (%s: %s); loading them again in %.0fs",
+                        len(result.errors), table, message, wait)  # fmt: skip
+            self.store.add_event(
+                self.identifier, "recovery", f"Full load interrupted, reloading {', '.join(result.errors)} in "
+                f"{wait:.0f}s: {message}",
+            )  # fmt: skip
+            if self.stop_event.wait(wait):
+                return FullLoadResult(result.completed, {}, result.cancelled + list(result.errors))
+            again = loader.run([p for p in plans if p.label in result.errors])
+            result = FullLoadResult(
+                result.completed + again.completed, again.errors, result.cancelled + again.cancelled, again.failures
+            )
+        return result
+
     def _full_load_succeeded(self, result: FullLoadResult) -> bool:
         if result.errors:
             table, message = next(iter(result.errors.items()))
@@ -268,6 +320,9 @@ class TaskRunner:
         return True
 
     def _finish(self, status: TaskStatus, reason: str, failure: str | None) -> None:
+        if self.stop_reason:
+            log.info("%s received; stopped at a batch boundary", self.stop_reason)
+            self.store.add_event(self.identifier, "state change", f"Stop requested ({self.stop_reason})")
         tasks_api.update(
             self.store,
             self.identifier,

@@ -157,17 +157,23 @@ function drawChart(spec, doc) {
   const chart = svg("svg", {id: "chart-" + spec.key, width, height, viewBox: `0 0 ${width} ${height}`,
                             "data-points": String(series.reduce((n, s) => n + s.values.length, 0))});
   chart.append(svg("line", {x1: left, y1: y(0), x2: width - right, y2: y(0), stroke: "#999"}));
-  const label = (text, tx, ty, anchor) => {
-    const t = svg("text", {x: tx, y: ty, "font-size": 10, "text-anchor": anchor, fill: "#555"});
+  const label = (text, tx, ty, anchor, attrs) => {
+    const t = svg("text", {x: tx, y: ty, "font-size": 10, "text-anchor": anchor, fill: "#555", ...(attrs || {})});
     t.textContent = text; chart.append(t);
   };
   label(fmt(max), left - 4, top + 8, "end"); label("0", left - 4, y(0), "end");
   label(new Date(start).toLocaleTimeString(), left, height - 6, "start");
   label(new Date(now).toLocaleTimeString(), width - right, height - 6, "end");
-  for (const t of thresholds) {
+  // Targets at the same or nearby values (CDCLatencySource and CDCLatencyTarget < 60) would print their
+  // labels on top of each other: each label keeps at least one line's height from the one above it.
+  let below = -Infinity;
+  for (const t of thresholds.slice().sort((a, b) => b.value - a.value)) {
     chart.append(svg("line", {x1: left, y1: y(t.value), x2: width - right, y2: y(t.value), stroke: "#b3261e",
                               "stroke-dasharray": "4 3", class: "threshold", "data-metric": t.name}));
-    label(`${t.name} ${doc.Targets[t.name].Operator} ${fmt(t.value)}`, width - right, y(t.value) - 3, "end");
+    const at = Math.max(y(t.value) - 3, below + 11);
+    below = at;
+    label(`${t.name} ${doc.Targets[t.name].Operator} ${fmt(t.value)}`, width - right, at, "end",
+          {class: "threshold-label", "data-metric": t.name});
   }
   const legend = el("div", null, {class: "legend"});
   series.forEach((s, i) => {

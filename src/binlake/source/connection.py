@@ -9,7 +9,7 @@ from MySQLdb import _mysql
 
 from binlake.config.endpoint import Endpoint
 from binlake.config.secret import Secret
-from binlake.errors import BinlakeError
+from binlake.errors import BinlakeError, TransientError
 from binlake.source.flavor import require_mariadb
 
 CONNECT_TIMEOUT_SECONDS = 10
@@ -26,6 +26,25 @@ CR_UNKNOWN_HOST = 2005
 CR_SERVER_GONE = 2006
 CR_SERVER_LOST = 2013
 CR_SSL_CONNECTION_ERROR = 2026
+ER_CON_COUNT_ERROR = 1040
+ER_SERVER_SHUTDOWN = 1053
+ER_OPTION_PREVENTS_STATEMENT = 1290  # --read-only, e.g. during a failover
+ER_CONNECTION_KILLED = 1927
+CR_SERVER_LOST_EXTENDED = 2055
+# Errors the environment causes and ends by itself: a task retries them (ErrorBehavior's RecoverableError*).
+RECOVERABLE_CODES = frozenset(
+    {
+        CR_CONNECTION_ERROR,
+        CR_CONN_HOST_ERROR,
+        CR_SERVER_GONE,
+        CR_SERVER_LOST,
+        CR_SERVER_LOST_EXTENDED,
+        ER_CON_COUNT_ERROR,
+        ER_SERVER_SHUTDOWN,
+        ER_OPTION_PREVENTS_STATEMENT,
+        ER_CONNECTION_KILLED,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +81,12 @@ def explain(exc: MySQLdb.Error, address: SourceAddress) -> BinlakeError:
     """A server or client error as a one-line cause and fix."""
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
     detail = exc.args[1] if len(exc.args) > 1 else str(exc)
-    if code in (CR_CONN_HOST_ERROR, CR_CONNECTION_ERROR, CR_UNKNOWN_HOST):
+    if code in (CR_CONN_HOST_ERROR, CR_CONNECTION_ERROR):
+        return TransientError(
+            f"cannot reach MySQL at {address.host}:{address.port} ({detail})",
+            fix="check --server-name and --port, and that the server runs and accepts TCP connections from here",
+        )
+    if code == CR_UNKNOWN_HOST:
         return BinlakeError(
             f"cannot reach MySQL at {address.host}:{address.port} ({detail})",
             fix="check --server-name and --port, and that the server runs and accepts TCP connections from here",
@@ -84,8 +108,13 @@ def explain(exc: MySQLdb.Error, address: SourceAddress) -> BinlakeError:
             f"TLS connection to {address.host}:{address.port} failed ({detail})",
             fix="check --ssl-mode and --certificate (the CA file), or use --ssl-mode none",
         )
-    if code in (CR_SERVER_GONE, CR_SERVER_LOST):
-        return BinlakeError(
+    if code == ER_CON_COUNT_ERROR:
+        return TransientError(
+            f"{address.host}:{address.port} has no free connection ({detail})",
+            fix="raise max_connections on the source, or close idle connections",
+        )
+    if code in RECOVERABLE_CODES:
+        return TransientError(
             f"lost the connection to {address.host}:{address.port} ({detail})",
             fix="check that the server is up; raise net_write_timeout if it drops long reads",
         )

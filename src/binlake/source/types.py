@@ -1,6 +1,6 @@
 """MySQL column types → Arrow types, and the decode of text-protocol values into Arrow columns.
 
-The mapping is DESIGN.md §1's table. Values arrive from the server as raw bytes (the text protocol,
+The mapping is the type table of docs/contract.md. Values arrive from the server as raw bytes (the text protocol,
 ``conv={}``) and are turned into one Arrow array per column per batch with vectorised casts; only the
 rare types without an Arrow cast (TIME, BIT) go value by value.
 

@@ -131,15 +131,21 @@ class StateStore:
                 f"{self.state_dir} is not a binlake state directory",
                 fix="pass --state-dir with an empty or binlake directory",
             )
-        if not self.state_dir.exists():
-            if not create:
-                raise BinlakeError(f"state directory {self.state_dir} does not exist", fix="check --state-dir")
-            self.state_dir.mkdir(parents=True)
-        marker.touch()
+        if not self.state_dir.exists() and not create:
+            raise BinlakeError(f"state directory {self.state_dir} does not exist", fix="check --state-dir")
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.state_dir / STATE_FILE, timeout=30, check_same_thread=False, isolation_level=None
-        )
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+            self._db = sqlite3.connect(
+                self.state_dir / STATE_FILE, timeout=30, check_same_thread=False, isolation_level=None
+            )
+        except (OSError, sqlite3.OperationalError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise BinlakeError(
+                f"cannot create the state directory {self.state_dir} ({reason})",
+                fix="pass --state-dir (or set BINLAKE_STATE_DIR) to a directory you can write, e.g. ./.binlake",
+            ) from None
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -11,6 +11,7 @@ new LOAD files. Readers (pyarrow, Spark, Athena, DuckDB globs) treat it as a fol
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import uuid
 from dataclasses import dataclass
@@ -152,6 +153,23 @@ class Bucket:
         action = "write to" if writing else "reach"
         return BinlakeError(f"cannot {action} {self.url} ({text})", fix="check EndpointUrl, Region and the network")
 
+    def write_error(self, exc: OSError, path: str) -> BinlakeError:
+        """A failed write as one line: a full disk or a bucket that became read-only stops the task, whose
+        checkpoint still precedes every change not written; resume-processing writes them once space is back."""
+        text = str(exc).splitlines()[0]
+        resume = "then start-replication-task --start-replication-task-type resume-processing"
+        if exc.errno == errno.ENOSPC or "No space left" in text:
+            return BinlakeError(
+                f"no space left in {self.url} writing {path}",
+                fix=f"free space on that filesystem (or point BucketName at a larger one), {resume}",
+            )
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) or any(code in text for code in DENIED_ERRORS):
+            return BinlakeError(
+                f"{self.url} refused writing {path} ({text})",
+                fix=f"make the bucket writable again (permissions, read-only mount, bucket policy), {resume}",
+            )
+        return BinlakeError(f"cannot write {path} to {self.url} ({text})", fix=f"check the bucket, {resume}")
+
     def _no_bucket(self) -> BinlakeError:
         bucket = self.root.partition("/")[0]
         return BinlakeError(f"bucket s3://{bucket} does not exist", fix="create the bucket or fix BucketName")
@@ -165,7 +183,7 @@ class Bucket:
                 self.fs.create_dir(self.full(parent), recursive=True)
             return self.fs.open_output_stream(self.full(temp)), temp
         except OSError as exc:
-            raise self._explain(exc, writing=True) from None
+            raise self.write_error(exc, path) from None
 
     def publish(self, temp: str, path: str) -> None:
         if temp != path:

@@ -10,6 +10,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from binlake.config.endpoint import S3Settings
+from binlake.dms_columns import timestamp_field
 from binlake.target.store import Bucket
 
 ROW_GROUP_ROWS = 131_072
@@ -21,7 +22,7 @@ def output_schema(settings: S3Settings, columns: pa.Schema, with_op: bool) -> pa
     if with_op:
         fields.append(pa.field("Op", pa.string()))
     if settings.TimestampColumnName:
-        fields.append(pa.field(settings.TimestampColumnName, pa.timestamp("us")))
+        fields.append(timestamp_field(settings.TimestampColumnName, settings.TimestampColumnType))
     return pa.schema(fields + list(columns))
 
 
@@ -114,15 +115,21 @@ class RollingFileWriter:
             self._path = f"{self.prefix}/{self.name_for(self.sequence)}"
             sink, self._temp = self.bucket.open_temp_output(self._path)
             self._stream = _FormatStream(self.settings, self.schema, sink)
-        self._stream.write(pa.Table.from_batches(self._buffer, schema=self.schema))
+        try:
+            self._stream.write(pa.Table.from_batches(self._buffer, schema=self.schema))
+        except OSError as exc:
+            raise self.bucket.write_error(exc, self._path) from None
         self._buffer, self._buffered_rows, self._buffered_bytes = [], 0, 0
         if self._stream.size() >= self.max_bytes:
             self._publish()
 
     def _publish(self) -> None:
         assert self._stream is not None
-        self._stream.close()
-        self.bucket.publish(self._temp, self._path)
+        try:
+            self._stream.close()
+            self.bucket.publish(self._temp, self._path)
+        except OSError as exc:
+            raise self.bucket.write_error(exc, self._path) from None
         self.published.append(self._path)
         self._stream = None
         self.sequence += 1
@@ -147,11 +154,13 @@ class RollingFileWriter:
 def write_file(bucket: Bucket, path: str, settings: S3Settings, batch: pa.RecordBatch) -> None:
     """One whole file, published atomically (a CDC batch of one table)."""
     sink, temp = bucket.open_temp_output(path)
-    stream = _FormatStream(settings, batch.schema, sink)
     try:
+        stream = _FormatStream(settings, batch.schema, sink)
         stream.write(pa.Table.from_batches([batch]))
         stream.close()
-    except BaseException:
+        bucket.publish(temp, path)
+    except BaseException as exc:
         bucket.discard(temp)
+        if isinstance(exc, OSError):
+            raise bucket.write_error(exc, path) from None
         raise
-    bucket.publish(temp, path)

@@ -20,10 +20,10 @@ import MySQLdb
 from binlake.catalog.crawler import META_SCHEMA, open_catalog, open_catalog_for_queries
 from binlake.catalog.lake import Lake, open_lake
 from binlake.catalog.sql import ident
-from binlake.config.mappings import TableMappings
+from binlake.config.mappings import PROBE_SCHEMA, TableMappings
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
-from binlake.source.connection import connect, endpoint_address, explain
+from binlake.source.connection import SourceAddress, connect, endpoint_address, explain
 from binlake.source.plan import plan_table
 from binlake.source.preflight import check_cdc_source
 from binlake.source.schema import describe_table, quote
@@ -31,9 +31,10 @@ from binlake.state import endpoints as endpoints_api
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore
 from binlake.target import naming
+from binlake.text import plural
 from binlake.verify.compare import TableComparison, compare_table, wait_until
 
-PROBE_TABLE = "binlake_probe"
+PROBE_TABLE = "probe"
 CHECKPOINT_WAIT_SECONDS = 60
 
 
@@ -59,7 +60,7 @@ class VerifyOptions:
     catalog: Path
     probe: bool = True
     probe_endpoint: str | None = None
-    probe_table: str | None = None  # schema.table; default <first schema>.binlake_probe
+    probe_table: str | None = None  # schema.table in the replicated data; default binlake_probe.probe
     cdc_deadline: float = 300.0
 
 
@@ -71,6 +72,10 @@ class Verifier:
         self.task = tasks_api.refresh(store, tasks_api.get(store, task_id))
         self.source = endpoints_api.get(store, self.task.source_endpoint)
         self.mappings = TableMappings.parse(self.task.table_mappings)
+        self.fix_cdc = (
+            "CDC Not Working: check log_bin=ON and binlog_format=ROW on the source, the task's log "
+            f"(binlake logs tail {task_id}), and that MigrationType includes cdc"
+        )
         self.fix_resume = (
             f"binlake start-replication-task --replication-task-arn {task_id} "
             "--start-replication-task-type resume-processing"
@@ -108,7 +113,7 @@ class Verifier:
             if r["table_state"] != "Table completed"
         }
         if rows and not other:
-            return Check(name, True, f"{len(rows)} tables completed")
+            return Check(name, True, f"{plural(len(rows), 'table')} completed")
         evidence = ", ".join(f"{t}: {s}" for t, s in other.items()) or "no tables yet"
         return Check(name, False, evidence, fix=f"see binlake describe-table-statistics; then {self.fix_resume}")
 
@@ -126,7 +131,7 @@ class Verifier:
                 fix="check the task ran (No Data in S3: task not started, source connection, selection rules); "
                 f"{self.fix_resume}",
             )
-        return Check(name, True, f"{files} files, {size:,} bytes under {lake.bucket.url}")
+        return Check(name, True, f"{plural(files, 'file')}, {plural(size, 'byte')} under {lake.bucket.url}")
 
     # 4
     def rows_match(self, lake: Lake) -> Check:
@@ -200,7 +205,11 @@ class Verifier:
             check_cdc_source(endpoint_address(self.source), None)
         except BinlakeError as exc:
             return Check(name, False, exc.message, fix=exc.fix)
-        schema, table = self._probe_table(lake)
+        endpoint = endpoints_api.get(self.store, self.options.probe_endpoint or self.task.source_endpoint)
+        address = endpoint_address(endpoint)
+        if not self.options.probe_table:
+            return self._probe_checkpoint(name, address)
+        schema, table = self._probe_table()
         if not self.mappings.selects(schema, table):
             return Check(
                 name,
@@ -208,8 +217,6 @@ class Verifier:
                 f"the selection rules do not include the probe table {schema}.{table}",
                 fix="pass --probe-table with a table name the rules include, or add it to the rules",
             )
-        endpoint = endpoints_api.get(self.store, self.options.probe_endpoint or self.task.source_endpoint)
-        address = endpoint_address(endpoint)
         probe_id = uuid.uuid4().hex
         conn = connect(address)
         try:
@@ -224,12 +231,7 @@ class Verifier:
             started = time.monotonic()
             cur.execute(f"INSERT INTO {quote(schema)}.{quote(table)} VALUES (%s, NOW(6))", (probe_id,))
         except MySQLdb.Error as exc:
-            error = explain(exc, address)
-            raise BinlakeError(
-                f"cannot write the CDC probe row into {schema}.{table}: {error.message}",
-                fix=f"GRANT CREATE, INSERT ON {schema}.{table} TO '{address.user}', or pass --probe-endpoint-arn "
-                "with a user that may write, or --no-probe",
-            ) from None
+            return self._probe_refused(name, exc, address, f"{schema}.{table}")
         finally:
             conn.close()
         prefix = naming.table_prefix(
@@ -242,8 +244,7 @@ class Verifier:
                 name,
                 False,
                 f"probe row {probe_id} not in {lake.bucket.url}/{prefix} after {self.options.cdc_deadline:.0f}s",
-                fix="CDC Not Working: check log_bin=ON and binlog_format=ROW on the source, the task's log "
-                f"(binlake logs tail {self.task_id}), and that MigrationType includes cdc",
+                fix=self.fix_cdc,
             )
         return Check(
             name,
@@ -252,15 +253,66 @@ class Verifier:
             details={"LatencySeconds": round(latency, 3)},
         )
 
-    def _probe_table(self, lake: Lake) -> tuple[str, str]:
-        if self.options.probe_table:
-            schema, _, table = self.options.probe_table.partition(".")
-            if not table:
-                raise BinlakeError(
-                    "--probe-table needs schema.table", fix="e.g. --probe-table ecommerce_platform.probe"
-                )
-            return schema, table
-        return lake.tables[0].source_schema, PROBE_TABLE
+    def _probe_checkpoint(self, name: str, address: SourceAddress) -> Check:
+        """Insert a row into binlake_probe.probe (a schema of its own, never replicated) and wait until the
+        task's checkpoint passes its commit: by invariant 2, every change committed before it is then in the
+        target, written and durable."""
+        table = f"{PROBE_SCHEMA}.{PROBE_TABLE}"
+        conn = connect(address)
+        try:
+            cur = conn.cursor()
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {PROBE_SCHEMA}")
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (probe_id VARCHAR(40) PRIMARY KEY, probed_at DATETIME(6) NOT NULL)"
+            )
+            cur.execute(f"DELETE FROM {table} WHERE probed_at < NOW(6) - INTERVAL 1 DAY")  # keep it small
+            started = time.monotonic()
+            cur.execute(f"INSERT INTO {table} VALUES (%s, NOW(6))", (uuid.uuid4().hex,))
+            cur.execute("SHOW MASTER STATUS")
+            file, log_pos = cur.fetchone()[:2]
+        except MySQLdb.Error as exc:
+            return self._probe_refused(name, exc, address, table)
+        finally:
+            conn.close()
+        probe = BinlogPosition(str(file), int(log_pos))
+
+        def passed() -> bool:
+            task = tasks_api.get(self.store, self.task_id)
+            return bool(task.cdc_checkpoint) and BinlogPosition.parse(task.cdc_checkpoint) >= probe
+
+        if not wait_until(passed, self.options.cdc_deadline):
+            return Check(
+                name,
+                False,
+                f"the task's checkpoint did not pass the probe row's commit ({probe}) within "
+                f"{self.options.cdc_deadline:.0f}s",
+                fix=self.fix_cdc,
+            )
+        latency = time.monotonic() - started
+        return Check(
+            name,
+            True,
+            f"a probe insert into {table} at {probe} was captured after {latency:.2f}s: every change committed "
+            "before it is in the target",
+            details={"LatencySeconds": round(latency, 3), "ProbePosition": str(probe)},
+        )
+
+    def _probe_refused(self, name: str, exc: MySQLdb.Error, address: SourceAddress, table: str) -> Check:
+        error = explain(exc, address)
+        return Check(
+            name,
+            False,
+            f"cannot write the CDC probe row into {table} as {address.user}: {error.message}",
+            fix="pass --probe-endpoint-arn with a source endpoint whose user may create and write "
+            f"{table} (GRANT CREATE, INSERT, DELETE ON {PROBE_SCHEMA}.* TO ...), or --no-probe",
+        )
+
+    def _probe_table(self) -> tuple[str, str]:
+        assert self.options.probe_table
+        schema, _, table = self.options.probe_table.partition(".")
+        if not table:
+            raise BinlakeError("--probe-table needs schema.table", fix="e.g. --probe-table ecommerce_platform.probe")
+        return schema, table
 
     def _table_known(self, schema: str, table: str) -> bool:
         return bool(
@@ -329,12 +381,12 @@ class Verifier:
         missing = [
             t.label
             for t in lake.tables
-            if t.files and t.source_table != PROBE_TABLE and f"{t.source_schema}.{t.source_table}" not in catalogued
+            if t.files and t.source_schema != PROBE_SCHEMA and f"{t.source_schema}.{t.source_table}" not in catalogued
         ]
         if missing:
             return Check(name, False, f"not in the catalog: {', '.join(missing)}", fix=fix), list(catalogued.values())
         listed = ", ".join(f"{d}.{t}" for d, t in catalogued.values())
-        return Check(name, True, f"{len(catalogued)} tables: {listed}"), list(catalogued.values())
+        return Check(name, True, f"{plural(len(catalogued), 'table')}: {listed}"), list(catalogued.values())
 
     # 8
     def queryable(self, tables: list[tuple[str, str]]) -> Check:
@@ -362,7 +414,7 @@ class Verifier:
                     )
         finally:
             conn.close()
-        return Check(name, True, ", ".join(f"{t}: {n} rows" for t, n in counts.items()))
+        return Check(name, True, ", ".join(f"{t}: {plural(n, 'row')}" for t, n in counts.items()))
 
     @staticmethod
     def _has_view(conn: duckdb.DuckDBPyConnection, database: str, table: str) -> bool:

@@ -18,6 +18,7 @@ from binlake.errors import BinlakeError
 from binlake.query import run_query
 from binlake.state import endpoints as endpoints_api
 from binlake.target.store import Bucket
+from binlake.text import plural
 from binlake.verify.checks import Verifier, VerifyOptions
 
 
@@ -88,11 +89,11 @@ def query_command(
     if output == QueryOutput.json:
         print_json(rows)
     elif output == QueryOutput.csv:
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(sys.stdout, lineterminator="\n")  # LF, as the AWS CLI's text output
         writer.writerow(table.column_names)
         writer.writerows([["" if v is None else v for v in row.values()] for row in rows])
     else:
-        print_records(f"{table.num_rows} rows", rows, table.column_names)
+        print_records(plural(table.num_rows, "row"), rows, table.column_names, null="NULL")
 
 
 def inspect_command(
@@ -132,9 +133,9 @@ def inspect_command(
         print_json({"Path": path, "Rows": summary.rows, "RowGroups": summary.row_groups, "Schema": fields,
                     "Head": head, "Metadata": summary.metadata})  # fmt: skip
         return
-    console.print(f"{path}: {summary.rows:,} rows in {summary.row_groups} row groups", markup=False)
+    console.print(f"{path}: {plural(summary.rows, 'row')} in {plural(summary.row_groups, 'row group')}", markup=False)
     print_records("Schema", fields)
-    print_records(f"First {len(head)} rows", head, summary.schema.names)
+    print_records(f"First {plural(len(head), 'row')}", head, summary.schema.names, null="NULL")
 
 
 def _cell(value: object) -> object:
@@ -151,7 +152,11 @@ def verify_command(
     probe_endpoint_arn: str = typer.Option(
         None, "--probe-endpoint-arn", help="Source endpoint allowed to write the probe."
     ),
-    probe_table: str = typer.Option(None, "--probe-table", help="schema.table for the probe [default: binlake_probe]."),
+    probe_table: str = typer.Option(
+        None,
+        "--probe-table",
+        help="A replicated schema.table for the probe [default: binlake_probe.probe, never replicated].",
+    ),
     cdc_deadline: float = typer.Option(300, "--cdc-deadline", help="Seconds the probe row may take (guide: 5 min)."),
     output: Output = typer.Option(Output.table, "--output"),
 ) -> None:

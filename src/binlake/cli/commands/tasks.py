@@ -201,14 +201,9 @@ def start_replication_task(
         return
     show_progress = not quiet and output != Output.json and sys.stdout.isatty()
     runner = engine.TaskRunner(store, replication_task_arn)
-    if show_progress:
-        task = follow_task(store, runner, start_replication_task_type, cdc_start_position, cdc_start_time)
-    else:
-        try:
-            task = runner.run(start_replication_task_type, cdc_start_position, cdc_start_time)
-        except KeyboardInterrupt:
-            runner.stop_event.set()
-            raise
+    task = follow_task(
+        store, runner, start_replication_task_type, cdc_start_position, cdc_start_time, draw=show_progress
+    )
     shape = _describe(store, task)
     if output == Output.json:
         render({"ReplicationTask": shape}, output, "")

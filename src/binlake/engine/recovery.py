@@ -1,0 +1,24 @@
+"""Which errors the task recovers from by restarting CDC from its checkpoint (DMS's recoverable errors).
+
+An environmental error ends by itself: the source restarts or fails over, the network comes back, a
+connection slot frees up. Anything else (a decoder that meets an unknown event, a purged binlog, a wrong
+password) stops the task at once, so nobody waits an hour for a retry that cannot help.
+"""
+
+from __future__ import annotations
+
+import MySQLdb
+import pymysql
+
+from binlake.errors import TransientError
+from binlake.source.connection import RECOVERABLE_CODES
+
+
+def is_recoverable(exc: BaseException) -> bool:
+    """True for a lost or refused source connection, a full or read-only server, or a passing target error."""
+    if isinstance(exc, TransientError):
+        return True
+    if isinstance(exc, (MySQLdb.OperationalError, pymysql.err.OperationalError)):
+        code = exc.args[0] if exc.args else None
+        return code in RECOVERABLE_CODES
+    return isinstance(exc, (ConnectionError, TimeoutError))
