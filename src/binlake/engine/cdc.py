@@ -359,6 +359,8 @@ class CdcRunner:
         extension = self.s3.extension
         planned: list[tuple[str, object]] = []
         for pending in self.buffer.tables.values():
+            if not pending.rows:
+                continue  # every change was filtered out (CdcInsertsOnly, CdcInsertsAndUpdates): no file
             route = pending.route
             prefix = naming.table_prefix(self.s3.BucketFolder, route.target_schema, route.target_table)
             if self.s3.DatePartitionEnabled:
