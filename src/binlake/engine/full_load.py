@@ -22,6 +22,7 @@ from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
 from binlake.config.task_settings import FullLoadSettings
 from binlake.dms import TableState
+from binlake.engine.target_folders import check_new_table
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress, connect, explain
@@ -113,6 +114,7 @@ class FullLoad:
             conn.close()
         if not source.columns:
             return None
+        check_new_table(self.store, self.task_id, mappings, self.s3, schema, table)
         result = self.run([plan_table(source, mappings)], keep_cdc_counters=True)
         if result.errors:
             raise BinlakeError(f"reloading {schema}.{table} failed: {next(iter(result.errors.values()))}")

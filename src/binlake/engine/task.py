@@ -17,6 +17,7 @@ from binlake.config.task_settings import ReplicationTaskSettings
 from binlake.dms import STOP_REASON_FULL_LOAD_DONE, STOP_REASON_USER, MigrationType, StartType, TaskStatus
 from binlake.engine.cdc import CdcRunner, parse_start_position, parse_start_time, position_at_time
 from binlake.engine.full_load import FullLoad, FullLoadResult
+from binlake.engine.target_folders import check_target_folders, remove_stale_temp_files
 from binlake.errors import BinlakeError, TransientError
 from binlake.monitor.sampler import MetricsSampler
 from binlake.position import BinlogPosition
@@ -156,6 +157,9 @@ class TaskRunner:
         if captures:
             check_cdc_source(address, None)
         plans = select_tables(address, mappings)
+        tables = [(p.source.schema, p.source.name) for p in plans]
+        check_target_folders(tables, mappings, target.S3Settings)
+        remove_stale_temp_files(self.store, self.identifier, bucket, mappings, target.S3Settings, tables)
         resume = start_type == StartType.RESUME_PROCESSING
         if not resume and captures:
             tasks_api.update(self.store, self.identifier, cdc_checkpoint=None, cdc_checkpoint_gtid=None)
