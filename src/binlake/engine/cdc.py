@@ -387,6 +387,7 @@ class CdcRunner:
             # Fault injection for the exactly-once tests: widen the window between publish and checkpoint.
             log.info("Batch %d published; checkpoint pending", batch_id)
             time.sleep(FAULT_PAUSE_BEFORE_CHECKPOINT)
+        self.bucket.sync()  # the files must survive a power loss before the position that covers them moves
         self._checkpoint([p for p, _ in planned], {}, stats, batch_id, changes)
         log.debug("Flushed %d changes into %d files up to %s", changes, len(planned), self.last_commit)
         self.buffer.clear()

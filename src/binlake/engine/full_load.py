@@ -234,6 +234,7 @@ class FullLoad:
                     (rows, utcnow(), self.task_id, plan.source.schema, plan.source.name),
                 )
             files = writer.close()
+            self.bucket.sync()  # the LOAD files are durable before the table is recorded complete
         except BaseException as exc:
             writer.abort()
             if isinstance(exc, _mysql_error()):
