@@ -13,6 +13,7 @@ Needs root and loop devices; skipped elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -38,12 +39,28 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, check=False)
 
 
+def holders(mount: Path) -> list[str]:
+    """The processes with a file, directory or mapping open under ``mount``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            links = [os.readlink(fd) for fd in (proc / "fd").iterdir()] + [os.readlink(proc / "cwd")]
+            links += [line.split()[-1] for line in (proc / "maps").read_text().splitlines() if "/" in line]
+            if any(link.startswith(str(mount)) for link in links):
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                found.append(f"{proc.name} {command[:120]}")
+    return found
+
+
 class LoopDisk:
     """An ext4 filesystem in ``image``, mounted at ``mount``, that can lose power."""
 
     def __init__(self, image: Path, mount: Path) -> None:
         self.image, self.mount = image, mount
         self.device = ""
+        self.tasks: list[int] = []  # task processes using the disk, killed at the teardown
 
     def create(self) -> None:
         with open(self.image, "wb") as handle:
@@ -66,12 +83,20 @@ class LoopDisk:
             _run("losetup", "-d", self.device)
             pytest.skip(f"cannot mount a loop device here: {done.stderr.strip()}")
 
-    def detach(self) -> None:
+    def detach(self, lazy: bool = False) -> None:
+        """Unmount; every process must have let go of the filesystem (or ``lazy``, for the teardown)."""
         if self.device:
             for _ in range(50):
-                if _run("umount", str(self.mount)).returncode == 0:
+                done = _run("umount", *(["-l"] if lazy else []), str(self.mount))
+                if done.returncode == 0:
                     break
                 time.sleep(0.1)
+            else:
+                raise AssertionError(
+                    f"cannot unmount {self.mount}: {done.stderr.strip()}; used by {holders(self.mount)} "
+                    + _run("lsof", "-n", "+f", "--", str(self.mount)).stdout
+                    + _run("grep", str(self.mount), "/proc/self/mountinfo").stdout
+                )
             _run("losetup", "-d", self.device)
             self.device = ""
 
@@ -97,7 +122,10 @@ def disk(tmp_path: Path) -> Iterator[LoopDisk]:
     loop = LoopDisk(tmp_path / "disk.img", tmp_path / "disk")
     loop.create()
     yield loop
-    loop.detach()
+    for pid in loop.tasks:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    loop.detach(lazy=True)
 
 
 class Writer(threading.Thread):
@@ -143,24 +171,32 @@ def test_exactly_once_after_power_loss(
         f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, version INT NOT NULL, pad VARCHAR(255))",
         f"INSERT INTO `{db}`.t SELECT seq, 0, REPEAT('x', 200) FROM `{db}`.seq_1_to_200",
     )
+    # Every command runs as a process of its own: this process must hold nothing open on the disk, or it
+    # could not be unmounted at the power loss.
     binlake = Binlake(disk.mount / "state", capsys)
     bucket = disk.mount / "bucket"
     bucket.mkdir()
-    binlake.ok(
+
+    def cli(*args: str) -> None:
+        result = binlake.run_process(*args)
+        assert result.exit_code == 0, result.stderr
+
+    cli(
         "create-endpoint", "--endpoint-identifier", "src", "--endpoint-type", "source", "--engine-name", "mariadb",
         "--server-name", sandbox_info.host, "--port", str(sandbox_info.port), "--username", sandbox_info.user,
         "--password-file", sandbox_info.password_file,
     )  # fmt: skip
-    binlake.ok(
+    cli(
         "create-endpoint", "--endpoint-identifier", "lake", "--endpoint-type", "target", "--engine-name", "s3",
         "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.2),
     )  # fmt: skip
-    binlake.ok(
+    cli(
         "create-replication-task", "--replication-task-identifier", "power", "--source-endpoint-arn", "src",
         "--target-endpoint-arn", "lake", "--migration-type", "full-load-and-cdc", "--table-mappings", mappings(db),
     )  # fmt: skip
     writer = Writer(sandbox, db)
     pid = start_detached(binlake, "power")
+    disk.tasks.append(pid)
     wait_streaming(binlake, "power")
     writer.start()
     try:
@@ -174,6 +210,7 @@ def test_exactly_once_after_power_loss(
             assert not canary.exists() or canary.read_text() == "", "the simulated crash kept unsynced data"
             assert task_row(binlake.state_dir, "power")["status"] == "running"  # as the power loss left it
             pid = start_detached(binlake, "power", "resume-processing")
+            disk.tasks.append(pid)
             wait_streaming(binlake, "power")
     finally:
         writer.halt.set()
