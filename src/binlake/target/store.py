@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from binlake.config.endpoint import S3Settings
-from binlake.errors import BinlakeError
+from binlake.errors import BinlakeError, TransientError
 
 TEMP_SUFFIX = ".binlake-tmp"
 # How S3 errors read: pyarrow spells the AWS SDK's codes (NO_SUCH_BUCKET), S3 itself CamelCase (NoSuchBucket).
@@ -146,6 +146,11 @@ class Bucket:
         except OSError as exc:
             raise self._explain(exc, writing=True) from None
 
+    def explain(self, exc: OSError, writing: bool = True) -> BinlakeError:
+        """An error of this bucket as one line: on S3, ``TransientError`` (retried with backoff by the engine)
+        unless it is a missing bucket or denied access, which no retry mends."""
+        return self._explain(exc, writing)
+
     def _explain(self, exc: OSError, writing: bool = False) -> BinlakeError:
         text = str(exc).splitlines()[0]
         if self.local:
@@ -160,8 +165,9 @@ class Bucket:
                 f"access to {self.url} denied ({text})",
                 fix="check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and the bucket policy",
             )
+        # Anything else (connection refused or reset, a timeout, 5xx, SlowDown/throttling) may pass.
         action = "write to" if writing else "reach"
-        return BinlakeError(f"cannot {action} {self.url} ({text})", fix="check EndpointUrl, Region and the network")
+        return TransientError(f"cannot {action} {self.url} ({text})", fix="check EndpointUrl, Region and the network")
 
     def _no_bucket(self) -> BinlakeError:
         bucket = self.root.partition("/")[0]
@@ -213,9 +219,11 @@ class Bucket:
             with contextlib.suppress(FileNotFoundError):
                 fsync_path(path)
 
-    def discard(self, temp: str) -> None:
+    def discard(self, temp: str, strict: bool = True) -> None:
         """Drop an unpublished file. On S3, closing the stream (as an abort does) completes the upload, so the
-        object is deleted again if it appeared. A local deletion is synced before this returns."""
+        object is deleted again if it appeared. A local deletion is synced before this returns. ``strict``:
+        an S3 failure raises (intent recovery must not forget a file it could not delete); otherwise it is
+        ignored (cleaning up after an error that is already being raised)."""
         if self.local:
             full = self.full(temp)
             with self._sync_lock:
@@ -226,9 +234,12 @@ class Bucket:
                 return
             fsync_path(os.path.dirname(full))
             return
-        with contextlib.suppress(OSError):
+        try:
             if self.fs.get_file_info(self.full(temp)).type == pafs.FileType.File:
                 self.fs.delete_file(self.full(temp))
+        except OSError as exc:
+            if strict:
+                raise self._explain(exc, writing=True) from None
 
     def list(self, prefix: str) -> list[ObjectInfo]:
         selector = pafs.FileSelector(self.full(prefix), recursive=True, allow_not_found=True)

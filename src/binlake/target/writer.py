@@ -139,19 +139,22 @@ class RollingFileWriter:
         if self._stream is not None:
             with contextlib.suppress(OSError):
                 self._stream.close()
-            self.bucket.discard(self._temp)
+            self.bucket.discard(self._temp, strict=False)
             self._stream = None
         self._buffer = []
 
 
 def write_file(bucket: Bucket, path: str, settings: S3Settings, batch: pa.RecordBatch) -> None:
-    """One whole file, published atomically (a CDC batch of one table)."""
+    """One whole file, published atomically (a CDC batch of one table). An S3 failure raises
+    ``TransientError`` (or a ``BinlakeError`` for a missing bucket or denied access)."""
     sink, temp = bucket.open_temp_output(path)
     stream = _FormatStream(settings, batch.schema, sink)
     try:
         stream.write(pa.Table.from_batches([batch]))
         stream.close()
-    except BaseException:
-        bucket.discard(temp)
+    except BaseException as exc:
+        bucket.discard(temp, strict=False)
+        if isinstance(exc, OSError) and not bucket.local:
+            raise bucket.explain(exc) from None
         raise
     bucket.publish(temp, path)
