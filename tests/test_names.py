@@ -217,3 +217,29 @@ def test_a_table_created_during_cdc_into_an_existing_folder_is_refused(
     )
     # items' files are untouched: still its LOAD file with its one row.
     assert merged(bucket / "hub" / db / "items", ("id",)) == {(1,): {"id": 1}}
+
+
+def test_a_rule_that_empties_a_name_is_refused(binlake: Binlake, endpoints, admin, database: str) -> None:
+    db = database
+    execute(admin, f"CREATE TABLE `{db}`.`tmp_` (id INT PRIMARY KEY)")
+    document = {
+        "rules": [
+            {
+                "rule-type": "selection", "rule-id": "1", "rule-name": "include", "rule-action": "include",
+                "object-locator": {"schema-name": db, "table-name": "tmp_"},
+            },
+            {
+                "rule-type": "transformation", "rule-id": "2", "rule-name": "strip", "rule-action": "remove-prefix",
+                "rule-target": "table", "object-locator": {"schema-name": db, "table-name": "%"}, "value": "tmp_",
+            },
+        ]
+    }  # fmt: skip
+    result = binlake(
+        "create-replication-task", "--replication-task-identifier", "empty", "--source-endpoint-arn", "src",
+        "--target-endpoint-arn", "lake", "--migration-type", "full-load", "--table-mappings", json.dumps(document),
+    )  # fmt: skip
+    assert_one_line_error(
+        result,
+        f"source table {db}.tmp_ maps to an empty target name (rule 'strip')",
+        "fix: change the transformation rule so that the schema and table names keep at least one character",
+    )

@@ -34,6 +34,7 @@ from binlake.capture.binlog.stream import BinlogStream
 from binlake.changes import ChangeBuffer, Route
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
+from binlake.engine.target_folders import check_new_table
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress, connect
@@ -251,6 +252,7 @@ class CdcRunner:
         return route
 
     def _register_table(self, route: Route) -> None:
+        check_new_table(self.store, self.task_id, self.mappings, self.s3, route.schema, route.table)
         self.store.execute(
             "INSERT INTO table_statistics (task, schema_name, table_name, target_schema, target_table, table_state, "
             "last_update_time, primary_key) VALUES (?, ?, ?, ?, ?, 'Table completed', ?, ?) "
