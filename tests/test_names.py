@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 
 from binlake.target.naming import key_segment, name_of_segment, table_prefix
+from tests import test_s3
 from tests.conftest import Binlake
 from tests.lake import load_files, merged, source_state, target_settings, task_row, wait_for
 from tests.test_bad_input import assert_one_line_error
 from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
+
+# The S3 server fixtures of test_s3 (a moto server of this module's own).
+moto, s3_env, s3, s3_bucket = test_s3.moto, test_s3.s3_env, test_s3.s3, test_s3.s3_bucket
 
 HOSTILE = [
     "../../../victim",  # BucketFolder/schema/../../../victim is the bucket's parent directory
@@ -243,3 +247,26 @@ def test_a_rule_that_empties_a_name_is_refused(binlake: Binlake, endpoints, admi
         f"source table {db}.tmp_ maps to an empty target name (rule 'strip')",
         "fix: change the transformation rule so that the schema and table names keep at least one character",
     )
+
+
+def test_glob_characters_in_s3_locations_match_only_themselves(s3_env, moto, s3, s3_bucket: str) -> None:
+    """The catalog reads S3 through an fsspec filesystem registered with DuckDB: its glob must treat a*, [b]
+    and q? literally too."""
+    import duckdb
+    import pyarrow as pa
+
+    from binlake.catalog.sql import glob_escape
+    from binlake.config.endpoint import S3Settings
+    from binlake.target.store import Bucket
+    from binlake.target.writer import write_file
+
+    settings = S3Settings(BucketName=f"s3://{s3_bucket}", EndpointUrl=moto.url)
+    bucket = Bucket.open(settings)
+    names = ["a*", "ab", "[b]", "b", "q?", "qq"]
+    for i, name in enumerate(names):
+        write_file(bucket, f"hub/db/{key_segment(name)}/LOAD00000001.parquet", settings, pa.record_batch({"x": [i]}))
+    conn = duckdb.connect()
+    bucket.register_with_duckdb(conn)
+    for i, name in enumerate(names):
+        pattern = glob_escape(bucket.duckdb_path(f"hub/db/{key_segment(name)}")) + "/*.parquet"
+        assert conn.sql(f"SELECT x FROM read_parquet('{pattern}')").fetchall() == [(i,)], name
