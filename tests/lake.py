@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -59,14 +60,14 @@ def source_state(admin, schema: str, table: str, key: tuple[str, ...]) -> dict[t
 
 
 def task_row(state_dir: Path, task: str) -> dict[str, Any]:
-    with sqlite3.connect(state_dir / "state.db") as db:
+    with contextlib.closing(sqlite3.connect(state_dir / "state.db")) as db:
         db.row_factory = sqlite3.Row
         row = db.execute("SELECT * FROM tasks WHERE identifier = ?", (task,)).fetchone()
         return dict(row) if row else {}
 
 
 def statistics(state_dir: Path, task: str) -> dict[str, dict[str, Any]]:
-    with sqlite3.connect(state_dir / "state.db") as db:
+    with contextlib.closing(sqlite3.connect(state_dir / "state.db")) as db:
         db.row_factory = sqlite3.Row
         rows = db.execute("SELECT * FROM table_statistics WHERE task = ?", (task,)).fetchall()
         return {r["table_name"]: dict(r) for r in rows}

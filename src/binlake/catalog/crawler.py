@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from binlake.catalog.lake import Lake, LakeTable
-from binlake.catalog.sql import changes_sql, current_sql, ident, literal
+from binlake.catalog.sql import changes_sql, current_sql, glob_escape, ident, literal
 from binlake.errors import BinlakeError
 from binlake.state import endpoints as endpoints_api
 from binlake.state.store import StateStore
@@ -99,9 +99,10 @@ def _register(conn: duckdb.DuckDBPyConnection, lake: Lake, table: LakeTable, dat
     schema = lake.schema(table)
     columns = [f.name for f in schema if f.name != "Op"]
     location = lake.duckdb_path(table.prefix)
-    paths = [f"{location}/*.parquet"]
+    pattern = glob_escape(location)  # a name's glob characters never widen what the view reads
+    paths = [f"{pattern}/*.parquet"]
     if lake.settings.DatePartitionEnabled:
-        paths.append(f"{location}/**/*.parquet")
+        paths.append(f"{pattern}/**/*.parquet")
     changes = changes_sql(paths, columns, "Op" in schema.names)
     name = table.table
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(database)}")
@@ -136,10 +137,10 @@ def athena_ddl(lake: Lake, database: str | None = None) -> str:
             continue
         db = database or default_database(table.schema)
         schema = lake.schema(table)
-        columns = ",\n".join(f"  `{f.name}` {hive_type(f.type)}" for f in schema)
+        columns = ",\n".join(f"  {_hive(f.name)} {hive_type(f.type)}" for f in schema)
         location = lake.bucket.url.rstrip("/") + "/" + table.prefix + "/"
         statements.append(
-            f"CREATE EXTERNAL TABLE IF NOT EXISTS `{db}`.`{table.table}__changes` (\n{columns}\n)\n"
+            f"CREATE EXTERNAL TABLE IF NOT EXISTS {_hive(db)}.{_hive(table.table + '__changes')} (\n{columns}\n)\n"
             f"STORED AS PARQUET\nLOCATION {literal(location)};"
         )
         key = [k for k in table.key if k in schema.names]
@@ -147,11 +148,16 @@ def athena_ddl(lake: Lake, database: str | None = None) -> str:
             names = ", ".join(f'"{f.name}"' for f in schema if f.name != "Op")
             partition = ", ".join(f'"{k}"' for k in key)
             statements.append(
-                f'CREATE OR REPLACE VIEW "{db}"."{table.table}" AS SELECT {names} FROM (SELECT *, row_number() OVER '
-                f'(PARTITION BY {partition} ORDER BY "$path" DESC) AS rn FROM "{db}"."{table.table}__changes") '
+                f"CREATE OR REPLACE VIEW {ident(db)}.{ident(table.table)} AS SELECT {names} FROM (SELECT *, "
+                f'row_number() OVER (PARTITION BY {partition} ORDER BY "$path" DESC) AS rn FROM '
+                f"{ident(db)}.{ident(table.table + '__changes')}) "
                 "WHERE rn = 1 AND coalesce(\"Op\", 'I') <> 'D';"
             )
     return "\n\n".join(statements)
+
+
+def _hive(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
 
 
 def hive_type(arrow: pa.DataType) -> str:

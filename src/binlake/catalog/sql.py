@@ -7,6 +7,7 @@ is a delete (invariant 5).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 BOOKKEEPING = ("_is_cdc", "_file", "_row")
@@ -14,6 +15,13 @@ BOOKKEEPING = ("_is_cdc", "_file", "_row")
 
 def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def glob_escape(path: str) -> str:
+    """``path`` as a glob pattern that matches only itself: ``*``, ``?`` and ``[`` become one-character
+    classes (``[*]``), which DuckDB's and fsspec's globs both read literally, so a table named ``a*`` never
+    reads table ``ab``'s files."""
+    return re.sub(r"[*?\[]", lambda m: f"[{m.group(0)}]", path)
 
 
 def literal(text: str) -> str:

@@ -111,6 +111,11 @@ class TableMappings:
     def target_table(self, schema: str, table: str) -> str:
         return _apply(self._transformations("table", schema, table), table)
 
+    def naming_rules(self, schema: str, table: str) -> list[str]:
+        """The names of the transformation rules that give the table its target schema and table names."""
+        rules = self._transformations("schema", schema, "") + self._transformations("table", schema, table)
+        return [rule.rule_name for rule in rules]
+
     def target_column(self, schema: str, table: str, column: str) -> str | None:
         """The column's name in the target, or None when a remove-column rule drops it."""
         rules = self._transformations("column", schema, table, column)

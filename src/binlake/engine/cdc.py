@@ -56,6 +56,7 @@ from binlake.changes import ChangeBuffer, Route
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
 from binlake.engine.schema_changes import ddl_steps, live_tables
+from binlake.engine.target_folders import check_new_table
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress, connect
@@ -383,6 +384,7 @@ class CdcRunner:
         return route
 
     def _register_table(self, route: Route) -> None:
+        check_new_table(self.store, self.task_id, self.mappings, self.s3, route.schema, route.table)
         self.store.execute(
             "INSERT INTO table_statistics (task, schema_name, table_name, target_schema, target_table, table_state, "
             "last_update_time, primary_key) VALUES (?, ?, ?, ?, ?, 'Table completed', ?, ?) "
@@ -529,6 +531,7 @@ class CdcRunner:
             # Fault injection for the exactly-once tests: widen the window between publish and checkpoint.
             log.info("Batch %d published; checkpoint pending", self._batch_id)
             time.sleep(FAULT_PAUSE_BEFORE_CHECKPOINT)
+        self.bucket.sync()  # the files must survive a power loss before the position that covers them moves
         files = self._batch_files
         self._checkpoint(files, {}, stats, self._batch_id, changes)
         log.debug("Flushed %d changes into %d files up to %s", changes, len(files), self.last_commit)

@@ -23,7 +23,8 @@ from binlake.config.mappings import TableMappings
 from binlake.config.task_settings import FullLoadSettings
 from binlake.dms import TableState
 from binlake.dms_columns import with_dms_columns
-from binlake.errors import BinlakeError
+from binlake.engine.target_folders import check_new_table
+from binlake.errors import BinlakeError, TransientError
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress, connect, explain
 from binlake.source.plan import TablePlan, plan_table
@@ -37,6 +38,8 @@ from binlake.text import plural
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1)
+# Seconds between attempts to load a table after a transient failure (about 2 minutes in all).
+TRANSIENT_BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 60.0)
 
 
 class StopRequested(Exception):
@@ -118,6 +121,7 @@ class FullLoad:
             conn.close()
         if not source.columns:
             return None
+        check_new_table(self.store, self.task_id, mappings, self.s3, schema, table)
         result = self.run([plan_table(source, mappings)], keep_cdc_counters=True)
         if result.errors:
             raise BinlakeError(f"reloading {schema}.{table} failed: {next(iter(result.errors.values()))}")
@@ -135,7 +139,7 @@ class FullLoad:
             self._set_state(plan, TableState.TABLE_CANCELLED)
             return StopRequested()
         try:
-            self._load_table(plan)
+            self._load_table_retrying(plan)
         except StopRequested as exc:
             self._set_state(plan, TableState.TABLE_CANCELLED)
             self.store.add_event(self.task_id, "state change", f"Full load cancelled for table {plan.label}")
@@ -148,6 +152,22 @@ class FullLoad:
             self._fail_table(plan, f"{type(exc).__name__}: {exc}")
             return exc
         return None
+
+    def _load_table_retrying(self, plan: TablePlan) -> None:
+        """Load the table; after a transient failure (S3 unreachable, 5xx, throttling) load it again from a
+        fresh snapshot, with backoff. The failed attempt's published files are removed (and DROP_AND_CREATE
+        empties the folder anyway), so no row is loaded twice."""
+        for delay in [*TRANSIENT_BACKOFF, None]:
+            try:
+                self._load_table(plan)
+                return
+            except TransientError as exc:
+                if delay is None:
+                    raise
+                log.warning("Full load of %s interrupted (%s); loading it again in %.0fs", plan.label, exc, delay)
+                self.store.add_event(self.task_id, "warning", f"Full load of {plan.label} interrupted, retrying: {exc}")
+                if self.stop.wait(delay):
+                    raise StopRequested() from None
 
     def _fail_table(self, plan: TablePlan, message: str) -> None:
         self._set_state(plan, TableState.TABLE_ERROR)
@@ -237,10 +257,17 @@ class FullLoad:
                     (rows, utcnow(), self.task_id, plan.source.schema, plan.source.name),
                 )
             files = writer.close()
+            self.bucket.sync()  # the LOAD files are durable before the table is recorded complete
         except BaseException as exc:
             writer.abort()
             if isinstance(exc, _mysql_error()):
                 raise explain(exc, self.address) from None
+            if isinstance(exc, OSError) and not self.bucket.local:
+                exc = self.bucket.explain(exc)
+            if isinstance(exc, TransientError):
+                for path in writer.published:  # the next attempt writes them again (DO_NOTHING keeps the rest)
+                    self.bucket.discard(path, strict=False)
+                raise exc from None
             raise
         finally:
             conn.close()

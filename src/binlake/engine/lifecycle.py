@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
+from binlake.config.endpoint import Endpoint, S3Settings
 from binlake.config.mappings import TableMappings
 from binlake.config.task_settings import ReplicationTaskSettings
 from binlake.dms import MigrationType, TaskStatus
+from binlake.engine.target_folders import check_target_folders
 from binlake.errors import BinlakeError
+from binlake.source.connection import connect, endpoint_address
+from binlake.source.schema import list_tables
 from binlake.state import endpoints as endpoints_api
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore, utcnow
+
+log = logging.getLogger(__name__)
 
 
 def new_task(
@@ -36,7 +44,9 @@ def new_task(
         raise BinlakeError(f"endpoint {source_endpoint} is a target endpoint", fix="pass a source endpoint")
     if target.is_source:
         raise BinlakeError(f"endpoint {target_endpoint} is a source endpoint", fix="pass a target endpoint")
-    TableMappings.parse(table_mappings)
+    parsed_mappings = TableMappings.parse(table_mappings)
+    assert target.S3Settings is not None
+    _check_target_folders(source, parsed_mappings, target.S3Settings)
     parsed_settings = ReplicationTaskSettings.parse(settings)
     task = tasks_api.ReplicationTask(
         identifier=identifier,
@@ -57,3 +67,18 @@ def new_task(
         full_load_finished_at=None,
     )
     return tasks_api.create(store, task)
+
+
+def _check_target_folders(source: Endpoint, mappings: TableMappings, s3: S3Settings) -> None:
+    """Two selected tables that would share a target folder are refused now, when the source can be read;
+    when it cannot, the task's start checks again."""
+    try:
+        conn = connect(endpoint_address(source))
+    except BinlakeError as exc:
+        log.info("Target folders not checked now (%s); the task checks them when it starts", exc)
+        return
+    try:
+        tables = [(schema, table) for schema, table in list_tables(conn) if mappings.selects(schema, table)]
+    finally:
+        conn.close()
+    check_target_folders(tables, mappings, s3)

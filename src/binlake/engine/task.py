@@ -19,6 +19,7 @@ from binlake.dms import STOP_REASON_FULL_LOAD_DONE, STOP_REASON_USER, MigrationT
 from binlake.engine.cdc import CdcRunner, parse_start_position, parse_start_time, position_at_time
 from binlake.engine.full_load import FullLoad, FullLoadResult
 from binlake.engine.recovery import is_recoverable
+from binlake.engine.target_folders import check_target_folders, remove_stale_temp_files
 from binlake.errors import BinlakeError
 from binlake.monitor.sampler import MetricsSampler
 from binlake.position import BinlogPosition
@@ -168,6 +169,9 @@ class TaskRunner:
         if captures:
             check_cdc_source(address, None)
         plans = select_tables(address, mappings)
+        tables = [(p.source.schema, p.source.name) for p in plans]
+        check_target_folders(tables, mappings, target.S3Settings)
+        remove_stale_temp_files(self.store, self.identifier, bucket, mappings, target.S3Settings, tables)
         resume = start_type == StartType.RESUME_PROCESSING
         if not resume and captures:
             tasks_api.update(

@@ -148,7 +148,9 @@ class StateStore:
             ) from None
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a commit (a checkpoint, an intent) is on disk when it returns, so a power loss cannot undo
+        # it after the files it describes were published (invariant 2); NORMAL may lose the last commits.
+        self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
         for table, column, kind in ADDED_COLUMNS:
             present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}

@@ -66,6 +66,8 @@ def create(store: StateStore, task: ReplicationTask) -> ReplicationTask:
             f"replication task {task.identifier} already exists",
             fix="choose another --replication-task-identifier or delete-replication-task first",
         ) from None
+    # Intents a deleted task of this name left behind (before delete removed them) belong to no one now.
+    store.execute("DELETE FROM cdc_intents WHERE task = ?", (task.identifier,))
     store.add_event(task.identifier, "creation", "Replication task created")
     return task
 
@@ -119,6 +121,7 @@ def delete(store: StateStore, identifier: str) -> ReplicationTask:
         db.execute("DELETE FROM table_statistics WHERE task = ?", (identifier,))
         db.execute("DELETE FROM events WHERE task = ?", (identifier,))
         db.execute("DELETE FROM metrics WHERE task = ?", (identifier,))
+        db.execute("DELETE FROM cdc_intents WHERE task = ?", (identifier,))
         db.execute("DELETE FROM tasks WHERE identifier = ?", (identifier,))
     return task
 

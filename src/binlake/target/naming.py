@@ -9,9 +9,36 @@ LOAD_FILE = re.compile(r"^LOAD(\d{8})\.(parquet|csv)(\.gz)?$")
 CDC_FILE = re.compile(r"^(\d{8}-\d{9})(?:-\d+)?\.(parquet|csv)(\.gz)?$")
 
 
+# A name's characters that would change where its key points: a separator (``/``, and ``\\`` which some
+# stores and tools treat as one), NUL (ends a path in C), and ``%`` itself so the mapping stays reversible.
+_ESCAPED = {"%": "%25", "/": "%2F", "\\": "%5C", "\0": "%00"}
+_ESCAPE = re.compile("[%/\\\\\0]")
+
+
+def key_segment(name: str) -> str:
+    """A schema or table name as exactly one key segment (invariant 7, "names stay in their room").
+
+    Names are written as they are (as DMS does) except ``%``, ``/``, ``\\`` and NUL, which are
+    percent-encoded, and the names ``.`` and ``..`` (``%2E``, ``%2E%2E``), which a filesystem or an S3
+    client would resolve. Different names give different segments, so no name leaves its table's prefix,
+    nests inside another table's, or shares one.
+    """
+    if not name:
+        raise ValueError("an empty name has no key segment")
+    if name in (".", ".."):
+        return "%2E" * len(name)
+    return _ESCAPE.sub(lambda m: _ESCAPED[m.group(0)], name)
+
+
+def name_of_segment(segment: str) -> str:
+    """The name ``key_segment`` encoded (its inverse)."""
+    return re.sub("%(25|2F|5C|00|2E)", lambda m: chr(int(m.group(1), 16)), segment)
+
+
 def table_prefix(bucket_folder: str, schema: str, table: str) -> str:
-    parts = [part for part in (bucket_folder.strip("/"), schema, table) if part]
-    return "/".join(parts)
+    """``<BucketFolder>/<schema>/<table>``: a table's own prefix, every name one encoded segment."""
+    parts = [part for part in bucket_folder.strip("/").split("/") if part]
+    return "/".join([*parts, key_segment(schema), key_segment(table)])
 
 
 def load_file_name(sequence: int, extension: str) -> str:

@@ -3,6 +3,13 @@
 Files are published atomically: a local file is written under a temporary name and renamed; an S3
 object appears only when its upload completes. A reader never sees half a file.
 
+Durability (invariant 2): on a local bucket a rename is only in the page cache until it is synced, so a
+power loss could leave a checkpoint pointing past a file that is empty or gone. ``publish`` remembers what
+it renamed, and ``sync`` (the barrier a caller runs once before it records a position the files cover)
+fsyncs those files and their directories, each once. On S3 a published object is durable when its upload
+has completed, so ``sync`` has nothing to do. Deletions (``discard``, ``delete_prefix``) sync their
+directory at once: the caller records their effect next.
+
 On S3, pyarrow keeps a "directory" alive after deleting its last object by writing a zero-byte marker
 object named ``<folder>/``; a reload therefore leaves ``<BucketFolder>/<schema>/<table>/`` next to the
 new LOAD files. Readers (pyarrow, Spark, Athena, DuckDB globs) treat it as a folder, not as data.
@@ -13,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +29,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from binlake.config.endpoint import S3Settings
-from binlake.errors import BinlakeError
+from binlake.errors import BinlakeError, TransientError
 
 TEMP_SUFFIX = ".binlake-tmp"
 # How S3 errors read: pyarrow spells the AWS SDK's codes (NO_SUCH_BUCKET), S3 itself CamelCase (NoSuchBucket).
@@ -56,6 +64,9 @@ class Bucket:
         self.root = root.rstrip("/")
         self.url = url
         self.local = local
+        self._unsynced_files: set[str] = set()  # full paths published since the last sync
+        self._unsynced_dirs: set[str] = set()  # directories whose entries changed since the last sync
+        self._sync_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: S3Settings) -> Bucket:
@@ -136,6 +147,11 @@ class Bucket:
         except OSError as exc:
             raise self._explain(exc, writing=True) from None
 
+    def explain(self, exc: OSError, writing: bool = True) -> BinlakeError:
+        """An error of this bucket as one line: on S3, ``TransientError`` (retried with backoff by the engine)
+        unless it is a missing bucket or denied access, which no retry mends."""
+        return self._explain(exc, writing)
+
     def _explain(self, exc: OSError, writing: bool = False) -> BinlakeError:
         text = str(exc).splitlines()[0]
         if self.local:
@@ -150,8 +166,9 @@ class Bucket:
                 f"access to {self.url} denied ({text})",
                 fix="check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and the bucket policy",
             )
+        # Anything else (connection refused or reset, a timeout, 5xx, SlowDown/throttling) may pass.
         action = "write to" if writing else "reach"
-        return BinlakeError(f"cannot {action} {self.url} ({text})", fix="check EndpointUrl, Region and the network")
+        return TransientError(f"cannot {action} {self.url} ({text})", fix="check EndpointUrl, Region and the network")
 
     def write_error(self, exc: OSError, path: str) -> BinlakeError:
         """A failed write as one line: a full disk or a bucket that became read-only stops the task, whose
@@ -180,25 +197,67 @@ class Bucket:
         temp = f"{path}{TEMP_SUFFIX}" if self.local else path
         try:
             if self.local:
-                self.fs.create_dir(self.full(parent), recursive=True)
+                self._create_dirs(self.full(parent))
             return self.fs.open_output_stream(self.full(temp)), temp
         except OSError as exc:
             raise self.write_error(exc, path) from None
 
-    def publish(self, temp: str, path: str) -> None:
-        if temp != path:
-            os.replace(self.full(temp), self.full(path))
+    def _create_dirs(self, directory: str) -> None:
+        """``mkdir -p``; each new directory's entry in its parent is synced at the next ``sync``."""
+        missing = []
+        while not os.path.isdir(directory):
+            missing.append(directory)
+            directory = os.path.dirname(directory)
+        for path in reversed(missing):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(path)
+        with self._sync_lock:
+            self._unsynced_dirs.update(os.path.dirname(path) for path in missing)
 
-    def discard(self, temp: str) -> None:
-        """Drop an unpublished file. On S3, closing the stream (as an abort does) completes the upload, so the
-        object is deleted again if it appeared."""
-        if self.local:
+    def publish(self, temp: str, path: str) -> None:
+        """Make ``path`` visible; on a local bucket it is durable after the next ``sync``."""
+        if temp != path:
+            full = self.full(path)
+            os.replace(self.full(temp), full)
+            with self._sync_lock:
+                self._unsynced_files.add(full)
+                self._unsynced_dirs.add(os.path.dirname(full))
+
+    def sync(self) -> None:
+        """The durability barrier: every file published so far, and its directory entry, survives a power
+        loss once this returns. Call it once per flush, before the checkpoint that covers the files."""
+        with self._sync_lock:
+            files, self._unsynced_files = sorted(self._unsynced_files), set()
+            dirs, self._unsynced_dirs = sorted(self._unsynced_dirs), set()
+        for path in files:
+            # The data first, then the names: a directory entry never points at a file whose data is lost.
+            with contextlib.suppress(FileNotFoundError):  # replaced or discarded since
+                fsync_path(path)
+        for path in dirs:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.full(temp))
+                fsync_path(path)
+
+    def discard(self, temp: str, strict: bool = True) -> None:
+        """Drop an unpublished file. On S3, closing the stream (as an abort does) completes the upload, so the
+        object is deleted again if it appeared. A local deletion is synced before this returns. ``strict``:
+        an S3 failure raises (intent recovery must not forget a file it could not delete); otherwise it is
+        ignored (cleaning up after an error that is already being raised)."""
+        if self.local:
+            full = self.full(temp)
+            with self._sync_lock:
+                self._unsynced_files.discard(full)
+            try:
+                os.unlink(full)
+            except FileNotFoundError:
+                return
+            fsync_path(os.path.dirname(full))
             return
-        with contextlib.suppress(OSError):
+        try:
             if self.fs.get_file_info(self.full(temp)).type == pafs.FileType.File:
                 self.fs.delete_file(self.full(temp))
+        except OSError as exc:
+            if strict:
+                raise self._explain(exc, writing=True) from None
 
     def list(self, prefix: str) -> list[ObjectInfo]:
         selector = pafs.FileSelector(self.full(prefix), recursive=True, allow_not_found=True)
@@ -216,15 +275,39 @@ class Bucket:
             key=lambda o: o.path,
         )
 
+    def remove_temp_files(self, prefix: str) -> int:
+        """Delete the unpublished files a killed writer left under ``prefix``; returns how many. (On S3 an
+        unfinished upload never becomes an object, so there is nothing to remove.)"""
+        if not self.local or not os.path.isdir(self.full(prefix)):
+            return 0
+        selector = pafs.FileSelector(self.full(prefix), recursive=True, allow_not_found=True)
+        stale = [i.path for i in self.fs.get_file_info(selector) if i.path.endswith(TEMP_SUFFIX)]
+        for path in stale:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        for directory in {os.path.dirname(path) for path in stale}:
+            fsync_path(directory)
+        return len(stale)
+
     def delete_prefix(self, prefix: str) -> None:
         """Remove every object under ``prefix`` (a table's folder before a reload)."""
         full = self.full(prefix)
         if self.local:
             if Path(full).exists():
                 self.fs.delete_dir_contents(full, missing_dir_ok=True)
+                fsync_path(full)
             return
         # One listing and batched DeleteObjects calls (1000 keys each), not a HEAD+DELETE per object.
         try:
             self.fs.delete_dir_contents(full, missing_dir_ok=True)
         except OSError as exc:
             raise self._explain(exc, writing=True) from None
+
+
+def fsync_path(path: str) -> None:
+    """fsync a file or a directory by name (a directory's fsync makes its entries durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

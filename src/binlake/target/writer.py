@@ -146,13 +146,14 @@ class RollingFileWriter:
         if self._stream is not None:
             with contextlib.suppress(OSError):
                 self._stream.close()
-            self.bucket.discard(self._temp)
+            self.bucket.discard(self._temp, strict=False)
             self._stream = None
         self._buffer = []
 
 
 def write_file(bucket: Bucket, path: str, settings: S3Settings, batch: pa.RecordBatch) -> None:
-    """One whole file, published atomically (a CDC batch of one table)."""
+    """One whole file, published atomically (a CDC batch of one table). An S3 failure raises
+    ``TransientError`` (or a ``BinlakeError`` for a missing bucket or denied access)."""
     sink, temp = bucket.open_temp_output(path)
     try:
         stream = _FormatStream(settings, batch.schema, sink)
@@ -160,7 +161,7 @@ def write_file(bucket: Bucket, path: str, settings: S3Settings, batch: pa.Record
         stream.close()
         bucket.publish(temp, path)
     except BaseException as exc:
-        bucket.discard(temp)
+        bucket.discard(temp, strict=False)
         if isinstance(exc, OSError):
-            raise bucket.write_error(exc, path) from None
+            raise (bucket.write_error(exc, path) if bucket.local else bucket.explain(exc)) from None
         raise
