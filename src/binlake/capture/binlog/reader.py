@@ -6,17 +6,18 @@ position is where a resumed stream starts the next transaction, never mid-transa
 
 from __future__ import annotations
 
-import re
 import struct
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from binlake.capture.binlog import events as ev
 from binlake.capture.binlog.charsets import Codec
 from binlake.capture.binlog.rows import RowDecoder, needs_data_types
 from binlake.capture.binlog.stream import BinlogStream
+from binlake.capture.ddl import DdlSyntaxError, Token, tokenize
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 
@@ -143,27 +144,24 @@ Item = (
 )
 
 
-_COMMENT = r"(?:\s+|/\*(?!!|M!).*?\*/|#[^\n]*(?:\n|$)|--\s[^\n]*(?:\n|$))*"
-_CONTROL = re.compile(
-    _COMMENT + r"(BEGIN|START\s+TRANSACTION|COMMIT|ROLLBACK(?:\s+WORK)?(?:\s+TO(?:\s+SAVEPOINT)?)?|SAVEPOINT|"
-    r"RELEASE\s+SAVEPOINT|XA\s+(?:START|BEGIN|END|COMMIT|ROLLBACK))\b(.*)$",
-    re.I | re.S,
-)
-_DML = re.compile(_COMMENT + r"(?:INSERT|UPDATE|DELETE|REPLACE|LOAD\s+DATA|LOAD\s+XML)\b", re.I | re.S)
-
-
-def _xid(text: str) -> str:
-    """The XA identifier as one canonical text: X'67',X'',1 however the statement spaced it."""
-    text = re.sub(r"\s+ONE\s+PHASE\s*$|\s+(?:SUSPEND|FOR\s+MIGRATE|JOIN|RESUME)\b.*$", "", text.strip(), flags=re.I)
-    return re.sub(r"\s*,\s*", ",", text).strip().lower()
-
-
+# The first word of a statement that changes rows: logged as a statement, its rows are not in the binlog.
+_DML = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD"})
 # MariaDB GTID event flags (sql/log_event.h)
 _FL_GROUP_COMMIT_ID, _FL_PREPARED_XA = 2, 64
 
 
+def _xid(tokens: list[Token]) -> str:
+    """The XA identifier as one canonical text, x'67',x'',1, as the GTID event of its XA PREPARE spells it."""
+    parts = []
+    for token in tokens:
+        if token.kind == "word" and token.text.upper() in ("ONE", "SUSPEND", "JOIN", "RESUME", "FOR"):
+            break
+        parts.append(f"'{token.text}'" if token.kind in ("string", "dstring") else token.text)
+    return "".join(parts).lower()
+
+
 def _prepared_xid(body: bytes) -> str | None:
-    """The XA identifier a MariaDB GTID event carries with FL_PREPARED_XA, spelt as XA COMMIT logs it."""
+    """The XA identifier a MariaDB GTID event carries with FL_PREPARED_XA."""
     flags = body[12]
     if not flags & _FL_PREPARED_XA:
         return None
@@ -173,21 +171,20 @@ def _prepared_xid(body: bytes) -> str | None:
     return f"x'{data[:gtrid_length].hex()}',x'{data[gtrid_length:].hex()}',{format_id}"
 
 
-def _savepoint_name(text: str) -> str:
-    name = text.strip()
-    if name.startswith("`") and name.endswith("`"):
-        name = name[1:-1].replace("``", "`")
-    return name.lower()
+def _savepoint_name(tokens: list[Token]) -> str:
+    """MariaDB compares savepoint names without case."""
+    return tokens[0].text.lower() if tokens else ""
 
 
 def _has_crc(data: bytes) -> bool:
-    return len(data) > ev.HEADER_SIZE + 4 and zlib.crc32(data[:-4]) == struct.unpack_from("<I", data, len(data) - 4)[0]
+    return len(data) >= ev.HEADER_SIZE + 4 and zlib.crc32(data[:-4]) == struct.unpack_from("<I", data, len(data) - 4)[0]
 
 
 def _verify_crc(data: bytes, binlog_file: str, log_pos: int) -> None:
     if not _has_crc(data):
         raise BinlakeError(
-            f"the binlog event ending at {binlog_file}:{log_pos} fails its CRC32 checksum",
+            f"the binlog event ending at {binlog_file}:{log_pos} (type {data[4]}, {len(data)} bytes) fails its "
+            "CRC32 checksum",
             fix="the binlog is damaged or was changed in transit; check the source's binlog with "
             "mariadb-binlog --verify-binlog-checksum, then reload the task's tables (reload-target)",
         )
@@ -286,40 +283,43 @@ class BinlogReader:
         self, schema: str, sql: str, position: BinlogPosition, timestamp: int, start: BinlogPosition
     ) -> Item | None:
         """A QUERY event: transaction control, or a statement that commits on its own."""
-        match = _CONTROL.match(sql)
-        if match is None:
-            if _DML.match(sql):
-                raise BinlakeError(
-                    f"a statement-based change at binlog position {position} ({sql.strip()[:80]!r}): the rows it "
-                    "changed are not in the binlog",
-                    fix="SET GLOBAL binlog_format=ROW, make sure no session sets binlog_format, then reload the "
-                    "task's tables (--start-replication-task-type reload-target)",
-                )
-            item: Item = Statement(schema, sql, position, timestamp, self._gtid)
-            self._gtid = None
-            return item
-        word = " ".join(match.group(1).upper().split())
-        rest = match.group(2).strip()
-        if word == "BEGIN" or word == "START TRANSACTION":
+        try:
+            tokens = list(islice(tokenize(sql), 32))
+        except DdlSyntaxError:
+            tokens = []
+        words = [t.text.upper() if t.kind == "word" else "" for t in tokens[:4]] + ["", "", "", ""]
+        first, second = words[0], words[1]
+        if first == "BEGIN" or (first, second) == ("START", "TRANSACTION"):
             return Begin(start, None)
-        if word == "XA START" or word == "XA BEGIN":
-            return Begin(start, _xid(rest))
-        if word == "XA END" or word == "RELEASE SAVEPOINT":
+        if first == "SAVEPOINT":
+            return Savepoint(_savepoint_name(tokens[1:]))
+        if first == "RELEASE":
             return None
-        if word == "SAVEPOINT":
-            return Savepoint(_savepoint_name(rest))
-        if word in ("ROLLBACK TO", "ROLLBACK TO SAVEPOINT", "ROLLBACK WORK TO", "ROLLBACK WORK TO SAVEPOINT"):
-            return RollbackToSavepoint(_savepoint_name(rest))
+        if first == "ROLLBACK" and "TO" in words[1:3]:
+            after = words.index("TO") + 1
+            return RollbackToSavepoint(_savepoint_name(tokens[after + (words[after] == "SAVEPOINT") :]))
+        if first == "XA" and second in ("START", "BEGIN"):
+            return Begin(start, _xid(tokens[2:]))
+        if first == "XA" and second == "END":
+            return None
+        if first in _DML:
+            raise BinlakeError(
+                f"a statement-based change at binlog position {position} ({sql.strip()[:80]!r}): the rows it "
+                "changed are not in the binlog",
+                fix="SET GLOBAL binlog_format=ROW, make sure no session sets binlog_format, then reload the "
+                "task's tables (--start-replication-task-type reload-target)",
+            )
         gtid, self._gtid = self._gtid, None
-        if word == "COMMIT":
+        if first == "COMMIT":
             return Commit(position, timestamp, gtid)
-        if word == "ROLLBACK":
+        if first == "ROLLBACK":
             return Rollback(position)
-        # XA COMMIT / XA ROLLBACK: of a prepared transaction (its own group), or ONE PHASE (ends this group)
-        committed = word == "XA COMMIT"
-        if re.search(r"\bONE\s+PHASE\s*$", rest, re.I):
-            return Commit(position, timestamp, gtid)
-        return XaOutcome(_xid(rest), committed, position, timestamp, gtid)
+        if first == "XA" and second in ("COMMIT", "ROLLBACK"):
+            rest = tokens[2:]
+            if [t.text.upper() for t in rest[-2:]] == ["ONE", "PHASE"]:  # ends this group like a COMMIT
+                return Commit(position, timestamp, gtid)
+            return XaOutcome(_xid(rest), second == "COMMIT", position, timestamp, gtid)
+        return Statement(schema, sql, position, timestamp, gtid)
 
     def _format_description(self, body: bytes) -> None:
         header_length = body[56]
