@@ -233,7 +233,9 @@ def parse_table_map(body: bytes, post_header_len: int) -> TableMap:
 def _parse_optional_metadata(table_map: TableMap, body: bytes, pos: int) -> None:
     types = [real_type(t, m) for t, m in zip(table_map.column_types, table_map.column_meta, strict=True)]
     numeric = [i for i, t in enumerate(types) if t in _NUMERIC]
-    character = [i for i, t in enumerate(types) if t in _CHARACTER]
+    # MariaDB lists GEOMETRY columns (collation 63, binary) among the character columns of the charset fields;
+    # leaving them out shifts the collation of every text column after a spatial one.
+    character = [i for i, t in enumerate(types) if t in _CHARACTER or t == T_GEOMETRY]
     enum_set = [i for i, t in enumerate(types) if t in (T_ENUM, T_SET)]
     enums = [i for i, t in enumerate(types) if t == T_ENUM]
     sets = [i for i, t in enumerate(types) if t == T_SET]

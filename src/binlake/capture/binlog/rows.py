@@ -9,6 +9,7 @@ cheapest form Arrow converts in bulk (bytes for text, microsecond integers for T
 from __future__ import annotations
 
 import codecs
+import re
 import socket
 import struct
 from collections.abc import Callable, Mapping, Sequence
@@ -170,6 +171,55 @@ def read_old_timestamp(seconds: int) -> int | None:
     return seconds * 1_000_000
 
 
+# MariaDB 5.3's fractional TIME/DATETIME/TIMESTAMP (sql/field.cc Field_*_hires; tables created while the global
+# mysql56_temporal_format=OFF, or by MariaDB 5.3-10.0 and upgraded in place). The table map shows them as the
+# classic types 11/12/7 without metadata, so their precision comes from the schema (COLUMN_TYPE 'time(3) /*
+# mariadb-5.3 */'). Precision 0 keeps the classic layouts (read_old_*). Bytes per precision 1..6:
+OLD_TIME_BYTES = (0, 4, 4, 5, 5, 5, 6)
+OLD_DATETIME_BYTES = (0, 6, 6, 7, 7, 7, 8)
+OLD_TIMESTAMP_BYTES = (0, 5, 5, 6, 6, 7, 7)
+# TIME's zero point: 838:59:59 + 1 second in microseconds (TIME_MAX_VALUE_SECONDS + 1).
+OLD_TIME_ZERO = 3_020_400 * 1_000_000
+
+
+def read_old_time_hires(raw: bytes, precision: int) -> int:
+    """MariaDB 5.3 TIME(n) → signed microseconds: big-endian (microseconds / 10^(6-n)) + the zero point."""
+    unit = 10 ** (6 - precision)
+    return int.from_bytes(raw, "big") * unit - OLD_TIME_ZERO
+
+
+def read_old_datetime_hires(raw: bytes, precision: int) -> datetime | None:
+    """MariaDB 5.3 DATETIME(n): big-endian pack_time() / 10^(6-n), where pack_time is
+    ((((year*13 + month)*32 + day)*24 + hour)*60 + minute)*60 + second, in microseconds."""
+    packed = int.from_bytes(raw, "big") * 10 ** (6 - precision)
+    packed, micros = divmod(packed, 1_000_000)
+    packed, second = divmod(packed, 60)
+    packed, minute = divmod(packed, 60)
+    packed, hour = divmod(packed, 24)
+    packed, day = divmod(packed, 32)
+    year, month = divmod(packed, 13)
+    if not (year and month and day):
+        ZeroDates.count += 1
+        return None
+    return datetime(year, month, day, hour, minute, second, micros)
+
+
+def read_old_timestamp_hires(raw: bytes, precision: int) -> int | None:
+    """MariaDB 5.3 TIMESTAMP(n): 4 big-endian bytes of seconds, then the fraction / 10^(6-n), big-endian."""
+    seconds = int.from_bytes(raw[:4], "big")
+    fraction = int.from_bytes(raw[4:], "big") * 10 ** (6 - precision)
+    if seconds == 0 and fraction == 0:
+        ZeroDates.count += 1
+        return None
+    return seconds * 1_000_000 + fraction
+
+
+def column_precision(column_type: str) -> int:
+    """'time(3) /* mariadb-5.3 */' → 3; 'datetime' → 0."""
+    match = re.match(r"\s*\w+\s*\((\d+)\)", column_type)
+    return int(match.group(1)) if match else 0
+
+
 def uuid_text(raw: bytes) -> str:
     text = raw.hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
@@ -211,17 +261,27 @@ BINARY_AS_TEXT: dict[str, tuple[int, Callable[[bytes], str]]] = {
 }
 
 
+OLD_TEMPORAL = (ev.T_TIME, ev.T_DATETIME, ev.T_TIMESTAMP)
+
+
 def needs_data_types(table_map: ev.TableMap) -> bool:
-    """Whether the layout has a column that may be one of BINARY_AS_TEXT: then build its RowDecoder with
-    ``data_types`` (information_schema.COLUMNS.DATA_TYPE by column name)."""
+    """Whether the layout has a column that may be one of BINARY_AS_TEXT, or an old-format temporal column whose
+    precision the table map lacks: then build its RowDecoder with ``data_types``
+    (information_schema.COLUMNS.COLUMN_TYPE by column name)."""
     sizes = {size for size, _ in BINARY_AS_TEXT.values()}
-    return any(
+    return any(kind in OLD_TEMPORAL for kind in table_map.column_types) or any(
         kind == ev.T_STRING
         and meta >> 8 not in (ev.T_ENUM, ev.T_SET)
         and meta & 0xFF in sizes
         and charset in (None, 63)
         for kind, meta, charset in zip(table_map.column_types, table_map.column_meta, table_map.charsets, strict=True)
     )
+
+
+def _type_word(column_type: str) -> str:
+    """'inet6' → 'inet6'; 'time(3) /* mariadb-5.3 */' → 'time'."""
+    match = re.match(r"\s*(\w+)", column_type)
+    return match.group(1) if match else ""
 
 
 def _set_reader(values: list[Any], comma: Any) -> Callable[[int], Any]:
@@ -242,6 +302,8 @@ class RowDecoder:
 
     def __init__(self, table_map: ev.TableMap, codec: Codec, data_types: Mapping[str, str] | None = None) -> None:
         self.table_map = table_map
+        # COLUMN_TYPE by column name ('time(3) /* mariadb-5.3 */', 'uuid'); DATA_TYPE alone also works for UUID,
+        # INET4 and INET6, not for the precision of old-format temporal columns.
         self.data_types = {name: kind.lower() for name, kind in (data_types or {}).items()}
         if len(table_map.column_names) != table_map.column_count:
             raise BinlakeError(
@@ -258,6 +320,9 @@ class RowDecoder:
             "read_old_time": read_old_time,
             "read_old_datetime": read_old_datetime,
             "read_old_timestamp": read_old_timestamp,
+            "read_old_time_hires": read_old_time_hires,
+            "read_old_datetime_hires": read_old_datetime_hires,
+            "read_old_timestamp_hires": read_old_timestamp_hires,
             "from_bytes": int.from_bytes,
             "charmap_decode": codecs.charmap_decode,
             "MYSQL_LATIN1": MYSQL_LATIN1,
@@ -331,15 +396,8 @@ class RowDecoder:
             size = 3 + (meta + 1) // 2
             lines = [f"v = read_time2(b[p:p + {size}], {meta})", f"p += {size}"]
             arrow_type, form = pa.duration("us"), "micros"
-        elif kind == ev.T_TIME:
-            lines = ["v = read_old_time(from_bytes(b[p:p + 3], 'little', signed=True))", "p += 3"]
-            arrow_type, form = pa.duration("us"), "micros"
-        elif kind == ev.T_DATETIME:
-            lines = ["v = read_old_datetime(from_bytes(b[p:p + 8], 'little'))", "p += 8"]
-            arrow_type = pa.timestamp("us")
-        elif kind == ev.T_TIMESTAMP:
-            lines = ["v = read_old_timestamp(from_bytes(b[p:p + 4], 'little'))", "p += 4"]
-            arrow_type, form = TIMESTAMP_UTC, "micros"
+        elif kind in OLD_TEMPORAL:
+            lines, arrow_type, form = self._old_temporal(kind, name)
         elif kind == ev.T_BIT:
             size = (meta >> 8) + (1 if meta & 0xFF else 0)
             lines = [f"v = from_bytes(b[p:p + {size}], 'big')", f"p += {size}"]
@@ -372,7 +430,7 @@ class RowDecoder:
                 # BINARY(n) (and MariaDB's UUID, INET4, INET6): the binlog drops the trailing 0x00 bytes the
                 # column keeps.
                 lines.append(f"v = v.ljust({max_length}, b'\\x00')")
-                size, to_text = BINARY_AS_TEXT.get(self.data_types.get(name, ""), (None, None))
+                size, to_text = BINARY_AS_TEXT.get(_type_word(self.data_types.get(name, "")), (None, None))
                 if size == max_length and to_text is not None:
                     namespace[f"text{index}"] = to_text
                     lines.append(f"v = text{index}(v)")
@@ -392,6 +450,38 @@ class RowDecoder:
             )
         self.specs.append(ColumnSpec(name, arrow_type, form))
         return lines
+
+    def _old_temporal(self, kind: int, name: str) -> tuple[list[str], pa.DataType, str]:
+        column_type = self.data_types.get(name)
+        if column_type is None:
+            table_map = self.table_map
+            raise BinlakeError(
+                f"column {table_map.schema}.{table_map.table}.{name} is an old-format (MariaDB 5.3) temporal column "
+                "whose precision is not in the binlog, and the column is no longer in the source schema",
+                fix=f"convert it to the current format: SET GLOBAL mysql56_temporal_format=ON, then "
+                f"ALTER TABLE `{table_map.schema}`.`{table_map.table}` FORCE; restart with reload-target",
+            )
+        precision = column_precision(column_type)
+        if kind == ev.T_TIME:
+            if precision:
+                size = OLD_TIME_BYTES[precision]
+                lines = [f"v = read_old_time_hires(b[p:p + {size}], {precision})", f"p += {size}"]
+            else:
+                lines = ["v = read_old_time(from_bytes(b[p:p + 3], 'little', signed=True))", "p += 3"]
+            return lines, pa.duration("us"), "micros"
+        if kind == ev.T_DATETIME:
+            if precision:
+                size = OLD_DATETIME_BYTES[precision]
+                lines = [f"v = read_old_datetime_hires(b[p:p + {size}], {precision})", f"p += {size}"]
+            else:
+                lines = ["v = read_old_datetime(from_bytes(b[p:p + 8], 'little'))", "p += 8"]
+            return lines, pa.timestamp("us"), "plain"
+        if precision:
+            size = OLD_TIMESTAMP_BYTES[precision]
+            lines = [f"v = read_old_timestamp_hires(b[p:p + {size}], {precision})", f"p += {size}"]
+        else:
+            lines = ["v = read_old_timestamp(from_bytes(b[p:p + 4], 'little'))", "p += 4"]
+        return lines, TIMESTAMP_UTC, "micros"
 
     def _text(
         self, index: int, lines: list[str], namespace: dict[str, Any], codec: Codec
@@ -414,6 +504,13 @@ class RowDecoder:
         while pos < end:
             image, pos = decode(body, pos)
             append(image)
+        if pos != end:  # a layout that does not fit the images: never guess (invariant 8)
+            table_map = self.table_map
+            raise BinlakeError(
+                f"the rows of {table_map.schema}.{table_map.table} do not match their table map "
+                f"(decoded {pos} of {end} bytes)",
+                fix="report this binlog event to binlake; exclude the table to continue",
+            )
         return rows
 
 
