@@ -44,8 +44,12 @@ def column_types(conn: MySQLdb.connections.Connection, schema: str, table: str) 
     return {str(name): str(kind) for name, kind in cur.fetchall()}
 
 
-def read_binlake(info: SandboxInfo, start: BinlogPosition, schemas: set[str]) -> list[Item]:
-    """Every item binlake's reader yields from ``start`` to the current end of the binlog, for ``schemas``."""
+def read_binlake(
+    info: SandboxInfo, start: BinlogPosition, schemas: set[str], into: list[Item] | None = None
+) -> list[Item]:
+    """Every item binlake's reader yields from ``start`` to the current end of the binlog, for ``schemas``;
+    appended to ``into`` as they come, so a failure leaves what was read before it there."""
+    items: list[Item] = [] if into is None else into
     conn = connect(info)
     try:
         codec = load_codec(conn)
@@ -53,7 +57,8 @@ def read_binlake(info: SandboxInfo, start: BinlogPosition, schemas: set[str]) ->
         reader = BinlogReader(
             stream, codec, lambda schema, table: schema in schemas, lambda s, t: column_types(conn, s, t)
         )
-        return list(reader)
+        items.extend(reader)
+        return items
     finally:
         conn.close()
 

@@ -1,0 +1,190 @@
+"""One canonical form per column type for the three views of a value: binlake's decoded value, the text
+``mariadb-binlog -vv`` prints, and the source's own text (a SELECT). Equal canonical forms mean equal values.
+
+The forms are exact, except FLOAT against mariadb-binlog, which prints it with ``%g`` (6 significant digits):
+there the binlake value is compared at that precision, and exactly against the source.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from datetime import date
+from decimal import Context, Decimal
+from typing import Any
+
+from tests.oracle.columns import Column, decode
+
+_EXACT = Context(prec=200)  # DECIMAL has up to 65 digits; the default context rounds at 28
+_ESCAPE = re.compile(rb"\\x([0-9a-f]{2})")
+
+
+def unquote(text: str) -> bytes:
+    """mariadb-binlog's quoted string (bytes below 0x20 as \\xNN, the rest raw) → the bytes."""
+    assert text[0] == "'" and text[-1] == "'", text
+    return _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), text[1:-1].encode("latin-1"))
+
+
+def _micros(text: str) -> int:
+    """'-838:59:59.5' → signed microseconds."""
+    negative = text.startswith("-")
+    clock, _, fraction = text.lstrip("-").partition(".")
+    hours, minutes, seconds = (int(part) for part in clock.split(":"))
+    value = ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + int((fraction + "000000")[:6])
+    return -value if negative else value
+
+
+def _datetime_text(text: str) -> str | None:
+    """'2024-02-29 12:00:00.5' → '2024-02-29 12:00:00.500000'; zero dates (any zero part) → None."""
+    day, _, clock = text.partition(" ")
+    year, month, dom = (int(part) for part in re.split("[-:]", day))
+    if not (year and month and dom):
+        return None
+    clock, _, fraction = clock.partition(".")
+    return f"{year:04d}-{month:02d}-{dom:02d} {clock}.{(fraction + '000000')[:6]}"
+
+
+def _decimal(value: Decimal, scale: int) -> str:
+    return f"{value:.{scale}f}"
+
+
+def _packed_address(kind: str, text: str) -> bytes:
+    if kind == "uuid":
+        return uuid.UUID(text).bytes
+    return (ipaddress.IPv4Address if kind == "inet4" else ipaddress.IPv6Address)(text).packed
+
+
+def from_binlake(column: Column, value: Any, oracle: bool) -> Any:
+    """binlake's decoded value (RowDecoder.decode_image) → canonical; ``oracle``: at mariadb-binlog's precision."""
+    if value is None:
+        return None
+    kind = column.kind
+    if kind in ("int", "year", "bit", "time", "timestamp"):
+        return value  # int; TIME and TIMESTAMP in microseconds
+    if kind == "decimal":
+        return _decimal(Decimal(value).scaleb(-column.scale, _EXACT), column.scale)
+    if kind == "float":
+        return f"{value:g}" if oracle else repr(value)
+    if kind == "double":
+        return f"{value:.20g}" if oracle else repr(value)
+    if kind == "date":
+        return f"{value:%Y-%m-%d}" if isinstance(value, date) else value
+    if kind == "datetime":
+        return f"{value:%Y-%m-%d %H:%M:%S.%f}"
+    if kind in ("enum", "set"):
+        if oracle:
+            members = [m.encode() if column.charset == "binary" else m for m in column.members]
+            if kind == "enum":
+                return members.index(value) + 1 if value in members else 0 if value in ("", b"") else ("?", value)
+            parts = value.split(b"," if isinstance(value, bytes) else ",") if value else []
+            return sum(1 << members.index(part) for part in parts)
+        return value
+    if kind in ("text", "json"):
+        return value.decode("utf-8") if isinstance(value, bytes) and column.charset != "binary" else value
+    if kind in ("binary", "geometry"):
+        return bytes(value)
+    if kind in ("uuid", "inet4", "inet6"):
+        return _packed_address(kind, value) if isinstance(value, str) else bytes(value)
+    raise AssertionError(kind)
+
+
+def from_oracle(column: Column, text: str) -> Any:
+    """The value text of one ``###   @n=…`` line of mariadb-binlog -vv (latin-1 decoded) → canonical."""
+    if text == "NULL":
+        return None
+    kind = column.kind
+    if kind == "int":
+        signed, _, unsigned = text.partition(" (")
+        return int(unsigned.rstrip(")")) if column.unsigned and unsigned else int(signed)
+    if kind == "year":
+        # YEAR is one byte, year - 1900, 0 for '0000'; mariadb-binlog prints 1900 + byte, so 1900 means 0000.
+        return 0 if text == "1900" else int(text)
+    if kind == "decimal":
+        return _decimal(Decimal(text), column.scale)
+    if kind in ("float", "double"):
+        return text.strip()
+    if kind == "date":
+        year, month, day = (int(part) for part in unquote(text).decode().split(":"))
+        return f"{year:04d}-{month:02d}-{day:02d}" if year and month and day else None
+    if kind == "time":
+        return _micros(unquote(text).decode())
+    if kind == "datetime":
+        return _datetime_text(unquote(text).decode())
+    if kind == "timestamp":
+        seconds, _, fraction = text.partition(".")
+        micros = int(seconds) * 1_000_000 + int((fraction + "000000")[:6])
+        return micros or None
+    if kind == "bit":
+        return int(text[2:-1], 2)
+    if kind == "enum":
+        return int(text)
+    if kind == "set":
+        # mariadb-binlog prints the stored bytes in order, each from its high bit; SET is stored little-endian
+        bits = text[2:-1]
+        return int.from_bytes(int(bits, 2).to_bytes(len(bits) // 8, "big"), "little")
+    raw = unquote(text)
+    if kind in ("text", "json"):
+        return decode(raw, column.charset)
+    # The binlog drops the trailing zero bytes of BINARY(n), and of UUID, INET4, INET6 (fixed-size binary too).
+    if kind == "binary" and column.fixed:
+        return raw.ljust(column.length, b"\x00")
+    if kind in ("uuid", "inet4", "inet6"):
+        return raw.ljust(4 if kind == "inet4" else 16, b"\x00")
+    return raw  # binary, geometry, uuid, inet4, inet6: their bytes
+
+
+def source_expression(column: Column) -> str:
+    """What to SELECT for the column so that ``from_source`` gets its exact value as text."""
+    name = f"`{column.name}`"
+    kind = column.kind
+    if kind == "float":
+        return f"CAST({name} AS DOUBLE)"
+    if kind == "timestamp":
+        return f"UNIX_TIMESTAMP({name})"
+    if kind == "bit":
+        return f"CAST({name} AS UNSIGNED)"
+    if kind in ("enum", "set", "text", "json", "binary", "geometry"):
+        return f"HEX({name})"
+    if kind in ("uuid", "inet4", "inet6"):
+        return f"CAST({name} AS CHAR)"
+    return name
+
+
+def from_source(column: Column, raw: bytes | str | None) -> Any:
+    """The text the source returns for ``source_expression(column)`` → canonical (exact)."""
+    if raw is None:
+        return None
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+    kind = column.kind
+    if kind in ("int", "year", "bit"):
+        return int(text)
+    if kind == "decimal":
+        return _decimal(Decimal(text), column.scale)
+    if kind in ("float", "double"):
+        return repr(float(text))
+    if kind == "date":
+        year, month, day = (int(part) for part in text.split("-"))
+        return text if year and month and day else None
+    if kind == "time":
+        return _micros(text)
+    if kind == "datetime":
+        return _datetime_text(text)
+    if kind == "timestamp":
+        return _micros_of_epoch(text) or None
+    if kind in ("uuid", "inet4", "inet6"):
+        return _packed_address(kind, text)
+    data = bytes.fromhex(text)
+    if kind in ("enum", "set", "text", "json"):
+        return decode(data, column.charset)
+    return data
+
+
+def _micros_of_epoch(text: str) -> int:
+    seconds, _, fraction = text.partition(".")
+    return int(seconds) * 1_000_000 + int((fraction + "000000")[:6])
+
+
+def describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + f"… ({len(text)} chars)"
