@@ -12,6 +12,7 @@ import codecs
 import re
 import socket
 import struct
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -218,6 +219,31 @@ def column_precision(column_type: str) -> int:
     """'time(3) /* mariadb-5.3 */' → 3; 'datetime' → 0."""
     match = re.match(r"\s*\w+\s*\((\d+)\)", column_type)
     return int(match.group(1)) if match else 0
+
+
+def uncompress_column(raw: bytes) -> bytes:
+    """A MariaDB COMPRESSED column's stored bytes → its value (sql/field.cc Field_longstr::uncompress).
+
+    One header byte: method in the high nibble (0: stored as is, 8: zlib); for zlib, bit 3 set means a raw
+    deflate stream (column_compression_zlib_wrap=OFF, the default) and the low 3 bits count the big-endian bytes
+    of the original length that follow.
+    """
+    if not raw:
+        return b""
+    header = raw[0]
+    if header >> 4 == 0:
+        return bytes(raw[1:])
+    if header >> 4 != 8:
+        raise BinlakeError(
+            f"a COMPRESSED column uses compression method {header >> 4}, which binlake cannot uncompress",
+            fix="exclude the column with a remove-column transformation rule",
+        )
+    length_bytes = header & 7
+    size = int.from_bytes(raw[1 : 1 + length_bytes], "big")
+    value = zlib.decompress(raw[1 + length_bytes :], -zlib.MAX_WBITS if header & 8 else zlib.MAX_WBITS)
+    if len(value) != size:
+        raise BinlakeError(f"a COMPRESSED column uncompressed to {len(value)} bytes instead of {size}")
+    return value
 
 
 def uuid_text(raw: bytes) -> str:
@@ -435,6 +461,13 @@ class RowDecoder:
                     namespace[f"text{index}"] = to_text
                     lines.append(f"v = text{index}(v)")
                     arrow_type = pa.string()
+        elif kind in (ev.T_VARCHAR_COMPRESSED, ev.T_BLOB_COMPRESSED):
+            # VARCHAR(n) COMPRESSED: a length of 1 or 2 bytes as VARCHAR; BLOB/TEXT COMPRESSED: of meta bytes.
+            prefix = (1 if meta < 256 else 2) if kind == ev.T_VARCHAR_COMPRESSED else meta
+            namespace["uncompress_column"] = uncompress_column
+            lines = [f"n = from_bytes(b[p:p + {prefix}], 'little')",
+                     f"v = uncompress_column(b[p + {prefix}:p + {prefix} + n])", f"p += {prefix} + n"]  # fmt: skip
+            arrow_type, form, lines = self._text(index, lines, namespace, codec)
         elif kind in (ev.T_BLOB, ev.T_TINY_BLOB, ev.T_MEDIUM_BLOB, ev.T_LONG_BLOB, ev.T_GEOMETRY):
             lines = [f"n = from_bytes(b[p:p + {meta}], 'little')", f"v = b[p + {meta}:p + {meta} + n]",
                      f"p += {meta} + n"]  # fmt: skip
