@@ -230,6 +230,8 @@ def compare_when_read(binlake: Binlake, admin, db: str, bucket: Path, kind: str,
 
     wait_for(read_to_end, 120, what=f"CDC read up to {end}")
     stop(binlake, "oracle")  # the stop writes what is pending
+    checkpoint = BinlogPosition.parse(task_row(binlake.state_dir, "oracle")["cdc_checkpoint"])
+    assert checkpoint >= end, f"seed {seed}: stopped at {checkpoint}, before the end of the workload {end}"
 
     for table, key in KEYS.items():
         lake = merged(table_dir(bucket, db, table), key)

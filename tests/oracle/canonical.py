@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
+import zlib
 from datetime import date
 from decimal import Context, Decimal
 from typing import Any
@@ -24,6 +25,21 @@ def unquote(text: str) -> bytes:
     """mariadb-binlog's quoted string (bytes below 0x20 as \\xNN, the rest raw) → the bytes."""
     assert text[0] == "'" and text[-1] == "'", text
     return _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), text[1:-1].encode("latin-1"))
+
+
+def uncompress(stored: bytes) -> bytes:
+    """A COMPRESSED column as stored: header byte (method << 4 | raw-deflate flag 8 | length bytes), the
+    original length big-endian, the zlib data; method 0 keeps the value as is after the header."""
+    if not stored:
+        return b""
+    header = stored[0]
+    if header >> 4 == 0:
+        return stored[1:]
+    assert header >> 4 == 8, f"unknown compression header {header:#x}"
+    start = 1 + (header & 7)
+    value = zlib.decompress(stored[start:], -15 if header & 8 else 15)
+    assert len(value) == int.from_bytes(stored[1:start], "big")
+    return value
 
 
 def _micros(text: str) -> int:
@@ -124,6 +140,8 @@ def from_oracle(column: Column, text: str) -> Any:
         bits = text[2:-1]
         return int.from_bytes(int(bits, 2).to_bytes(len(bits) // 8, "big"), "little")
     raw = unquote(text)
+    if column.compressed:
+        raw = uncompress(raw)
     if kind in ("text", "json"):
         return decode(raw, column.charset)
     # The binlog drops the trailing zero bytes of BINARY(n), and of UUID, INET4, INET6 (fixed-size binary too).

@@ -78,6 +78,7 @@ class Column:
     fixed: bool = False  # CHAR / BINARY
     members: list[str] = field(default_factory=list)
     geometry: str = ""
+    compressed: bool = False  # MariaDB's COMPRESSED attribute (zlib in the row, also in the binlog)
 
     def definition(self) -> str:
         return f"`{self.name}` {self.ddl}{'' if self.nullable else ' NOT NULL'}"
@@ -146,6 +147,10 @@ def random_column(rng: random.Random, name: str, old_temporal: bool = False) -> 
         else:
             ddl = rng.choice(list(TEXTS))
             length = min(TEXTS[ddl] // mb, 70_000)
+        compressed = shape != "char" and rng.random() < 0.2
+        if compressed and shape == "lob":
+            length = min((TEXTS[ddl] - 1) // mb, 70_000)  # the compression header takes a byte of the TEXT's
+        ddl += " COMPRESSED" if compressed else ""
         return Column(
             name,
             kind,
@@ -154,17 +159,21 @@ def random_column(rng: random.Random, name: str, old_temporal: bool = False) -> 
             charset=charset,
             length=length,
             fixed=shape == "char",
+            compressed=compressed,
         )
     if kind == "binary":
         shape = rng.choice(["binary", "varbinary", "blob"])
         if shape == "binary":
             length = rng.choice([1, 4, 16, 255])
             return Column(name, kind, f"BINARY({length})", nullable, length=length, fixed=True)
+        compressed = rng.random() < 0.2
+        suffix = " COMPRESSED" if compressed else ""
         if shape == "varbinary":
             length = rng.choice([1, 10, 255, 256, 1000])
-            return Column(name, kind, f"VARBINARY({length})", nullable, length=length)
+            return Column(name, kind, f"VARBINARY({length}){suffix}", nullable, length=length, compressed=compressed)
         ddl = rng.choice(list(BLOBS))
-        return Column(name, kind, ddl, nullable, length=min(BLOBS[ddl], 70_000))
+        length = min(BLOBS[ddl] - compressed, 70_000)  # the compression header takes a byte of the BLOB's
+        return Column(name, kind, ddl + suffix, nullable, length=length, compressed=compressed)
     if kind == "json":
         return Column(name, kind, "JSON", nullable, charset="utf8mb4")
     if kind == "geometry":

@@ -4,6 +4,7 @@ source's committed tables. Returns the differences, each naming the seed, table,
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +61,6 @@ def run_oracle(
     conn = connect(info)
     schema = f"oracle_{seed}_{int(time.time() * 1000) % 100_000_000}"
     workload = Workload(conn, seed, schema, options)
-    clock = time.monotonic()
     try:
         cur = conn.cursor()
         cur.execute("SELECT @@global.binlog_checksum")
@@ -68,6 +68,7 @@ def run_oracle(
         with global_setting(conn, "binlog_checksum", checksum):  # restored whatever the workload switched
             workload.create_schema()
             start = binlog_position(conn)
+            clock = time.monotonic()
             workload.run(transactions)
         report.seconds["workload"] = time.monotonic() - clock
         files = binlog_files(conn, start)
@@ -84,15 +85,18 @@ def run_oracle(
         clock = time.monotonic()
         oracle = read_oracle(Path(info.data_dir), files, start, workload.schema)
         report.seconds["mariadb-binlog"] = time.monotonic() - clock
+        clock = time.monotonic()
         changes = [item for item in items if isinstance(item, RowChanges)]
         tables = {(t.schema, t.name): t for t in workload.tables}
         compare_events([c for c in changes if c.decoder.table_map.schema == workload.schema], oracle, tables, report)
         compare_state(info, changes, workload.tables, report)
+        report.seconds["compare"] = time.monotonic() - clock
         return report
     finally:
-        for name in (workload.schema, workload.old_schema):
-            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-        conn.close()
+        with contextlib.suppress(MySQLdb.Error):  # a server gone away must not hide why
+            for name in (workload.schema, workload.old_schema):
+                conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+            conn.close()
 
 
 def binlog_files(conn: MySQLdb.connections.Connection, start: BinlogPosition) -> list[str]:
