@@ -4,7 +4,9 @@ seed against a private sandbox MariaDB, the binlog read by binlake's reader and 
 by value, and binlake's images replayed against the source's committed tables.
 
 The harness is tests/oracle/ (the same code as the quick variant in tests/test_binlog_oracle.py). The sandbox
-lives under ``--work-dir`` (never the system server) and is removed afterwards unless ``--keep``.
+(never the system server) is removed afterwards unless ``--keep``.
+
+The sandbox and its temporary files live under ``--work-dir`` (default: a new directory in bench/out/).
 
 Usage: ``.venv/bin/python bench/binlog_oracle.py --seed 7 --transactions 10000`` (``--seeds 5`` runs seeds
 7..11; ``--switch-checksum 0.02`` switches binlog_checksum NONE↔CRC32 between binlog files). Exit code 1 when a
@@ -42,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the sandbox (and its binlogs) afterwards")
     args = parser.parse_args(argv)
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="binlake-oracle-"))
-    sandbox = Sandbox(work / "sandbox", port=free_port())
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="oracle-", dir=REPO_DIR / "bench" / "out"))
+    (work / "tmp").mkdir(parents=True, exist_ok=True)
+    # The server's temporary files under the work directory too: /tmp is shared with whatever else runs.
+    sandbox = Sandbox(work / "sandbox", port=free_port(), extra_settings={"tmpdir": str(work / "tmp")})
     info = sandbox.start()
     failed = False
     started = time.monotonic()
@@ -59,7 +63,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"python bench/binlog_oracle.py --seed {seed} --transactions {args.transactions}"
                     f"{f' --switch-checksum {args.switch_checksum}' if args.switch_checksum else ''}"
                 )
-                report = run_oracle(info, round_seed, count, options, reproduce=command)
+                try:
+                    report = run_oracle(info, round_seed, count, options, reproduce=command)
+                except Exception as exc:
+                    print(f"seed {round_seed}: the round failed: {type(exc).__name__}: {exc}\nreproduce: {command}")
+                    failed = True
+                    break
                 print(report.summary(), flush=True)
                 totals[0] += report.rows_events
                 totals[1] += report.images
@@ -68,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
                 left -= count
                 part += 1
     finally:
+        log = work / "sandbox" / "mariadb.err"
+        if failed and log.exists():
+            print("the sandbox's error log ends with:\n" + "\n".join(log.read_text().splitlines()[-15:]))
         if not args.keep:
             sandbox.destroy()
     print(
