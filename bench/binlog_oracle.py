@@ -25,7 +25,7 @@ from pathlib import Path
 REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_DIR))  # tests.oracle, the harness shared with the test suite
 
-from tests.oracle.harness import run_oracle  # noqa: E402
+from tests.oracle.harness import reproduce_command, run_oracle  # noqa: E402
 from tests.oracle.workload import Options  # noqa: E402
 
 from binlake.sandbox import Sandbox, free_port  # noqa: E402
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tables", type=int, default=4)
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the sandbox (and its binlogs) afterwards")
+    parser.add_argument("--round-seed", type=int, default=None, help="run the one round of this seed (a reproduction)")
     args = parser.parse_args(argv)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="oracle-", dir=REPO_DIR / "bench" / "out"))
     (work / "tmp").mkdir(parents=True, exist_ok=True)
@@ -56,15 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.seed, args.seed + args.seeds):
             left, part = args.transactions, 0
             while left > 0:
-                count = min(ROUND, left)
-                round_seed = seed * 1000 + part  # a round is reproducible on its own
+                count = left if args.round_seed is not None else min(ROUND, left)
+                # A round is reproducible on its own: --round-seed R --transactions COUNT.
+                round_seed = args.round_seed if args.round_seed is not None else seed * 1000 + part
                 options = Options(tables=args.tables, switch_checksum=args.switch_checksum)
-                command = (
-                    f"python bench/binlog_oracle.py --seed {seed} --transactions {args.transactions}"
-                    f"{f' --switch-checksum {args.switch_checksum}' if args.switch_checksum else ''}"
-                )
+                command = reproduce_command(round_seed, count, options)
                 try:
-                    report = run_oracle(info, round_seed, count, options, reproduce=command)
+                    report = run_oracle(info, round_seed, count, options)
                 except Exception as exc:
                     print(f"seed {round_seed}: the round failed: {type(exc).__name__}: {exc}\nreproduce: {command}")
                     failed = True
@@ -76,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                 failed = failed or bool(report.differences)
                 left -= count
                 part += 1
+            if args.round_seed is not None:
+                break
     finally:
         log = work / "sandbox" / "mariadb.err"
         if failed and log.exists():

@@ -55,9 +55,7 @@ def run_oracle(
     info: SandboxInfo, seed: int, transactions: int, options: Options | None = None, reproduce: str = ""
 ) -> Report:
     options = options or Options()
-    report = Report(
-        seed, transactions, reproduce or f"python bench/binlog_oracle.py --seed {seed} --transactions {transactions}"
-    )
+    report = Report(seed, transactions, reproduce or reproduce_command(seed, transactions, options))
     conn = connect(info)
     schema = f"oracle_{seed}_{int(time.time() * 1000) % 100_000_000}"
     workload = Workload(conn, seed, schema, options)
@@ -97,6 +95,12 @@ def run_oracle(
             for name in (workload.schema, workload.old_schema):
                 conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
             conn.close()
+
+
+def reproduce_command(seed: int, transactions: int, options: Options) -> str:
+    switch = f" --switch-checksum {options.switch_checksum}" if options.switch_checksum else ""
+    tables = f" --tables {options.tables}" if options.tables != Options().tables else ""
+    return f".venv/bin/python bench/binlog_oracle.py --round-seed {seed} --transactions {transactions}{switch}{tables}"
 
 
 def binlog_files(conn: MySQLdb.connections.Connection, start: BinlogPosition) -> list[str]:
