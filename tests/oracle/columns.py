@@ -79,16 +79,32 @@ class Column:
     members: list[str] = field(default_factory=list)
     geometry: str = ""
     compressed: bool = False  # MariaDB's COMPRESSED attribute (zlib in the row, also in the binlog)
+    generated: bool = False  # a VIRTUAL or PERSISTENT column: in the row images, never written by the workload
 
     def definition(self) -> str:
         return f"`{self.name}` {self.ddl}{'' if self.nullable else ' NOT NULL'}"
 
 
-def random_column(rng: random.Random, name: str, old_temporal: bool = False) -> Column:
-    """One random column; ``old_temporal`` picks TIME/DATETIME/TIMESTAMP only (for mysql56_temporal_format=OFF)."""
+SMALL_KINDS = ["int", "int", "bit", "year", "date", "time", "decimal", "enum"]
+
+
+def generated_column(rng: random.Random, name: str) -> Column:
+    """A generated column over ``id``: VIRTUAL ones are in MariaDB's row images too."""
+    storage = rng.choice(["VIRTUAL", "PERSISTENT"])
+    if rng.random() < 0.5:
+        return Column(name, "int", f"BIGINT AS (id * 3) {storage}", True, bits=64, generated=True)
+    ddl = f"VARCHAR(30) CHARACTER SET latin1 AS (CONCAT('g', id, 'é')) {storage}"
+    return Column(name, "text", ddl, True, charset="latin1", length=30, generated=True)
+
+
+def random_column(rng: random.Random, name: str, old_temporal: bool = False, small: bool = False) -> Column:
+    """One random column; ``old_temporal`` picks TIME/DATETIME/TIMESTAMP only (for mysql56_temporal_format=OFF),
+    ``small`` only types of a few bytes (for tables of hundreds of columns)."""
     nullable = rng.random() < 0.7
     if old_temporal:
         kind = rng.choice(["time", "datetime", "timestamp"])
+    elif small:
+        kind = rng.choice(SMALL_KINDS)
     else:
         kind = rng.choice(
             ["int"] * 4
@@ -106,7 +122,7 @@ def random_column(rng: random.Random, name: str, old_temporal: bool = False) -> 
             name, kind, type_name + (" UNSIGNED" if unsigned else ""), nullable, unsigned, INTEGERS[type_name]
         )
     if kind == "decimal":
-        precision = rng.choice([1, 2, 9, 10, 17, 18, 19, 27, 38, 39, 65, rng.randint(1, 65)])
+        precision = rng.choice([1, 2, 9, 10, 17, 18, 19, 27, 38, 39, 65, rng.randint(1, 65)] if not small else [5])
         scale = rng.choice([0, 0, precision, rng.randint(0, min(precision, 30))])
         scale = min(scale, 30, precision)
         return Column(name, kind, f"DECIMAL({precision},{scale})", nullable, precision=precision, scale=scale)
@@ -125,7 +141,7 @@ def random_column(rng: random.Random, name: str, old_temporal: bool = False) -> 
         return Column(name, kind, f"BIT({bits})", nullable, bits=bits)
     if kind in ("enum", "set"):
         charset = rng.choice([*CHARSETS, "binary"])
-        count = rng.choice([1, 2, 5, 64] if kind == "set" else [1, 3, 255, 256, 300])
+        count = rng.choice([1, 2, 5, 64] if kind == "set" else [1, 3, 255, 256, 300] if not small else [3])
         alphabet = _alphabet(charset)
         extra = [ch for ch in alphabet if ch.isalpha() and not ch.isascii()]
         members = [f"m{i}{extra[i % len(extra)] if charset != 'binary' and i % 3 == 0 else ''}" for i in range(count)]

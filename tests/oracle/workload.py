@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import MySQLdb
 
-from tests.oracle.columns import Column, random_column, random_literal
+from tests.oracle.columns import Column, generated_column, random_column, random_literal
 from tests.oracle.source import global_setting
 
 ER_TOO_BIG_ROWSIZE = 1118
@@ -47,6 +47,8 @@ class Options:
     columns: tuple[int, int] = (3, 12)
     rotate: float = 0.03  # probability of FLUSH BINARY LOGS after a transaction
     switch_checksum: float = 0.0  # probability of switching binlog_checksum NONE↔CRC32 after a transaction
+    wide_table: bool = True  # one table of 260 small columns: multi-byte column counts and bitmaps
+    generated: bool = True  # generated (VIRTUAL / PERSISTENT) and INVISIBLE columns now and then
     savepoints: bool = True
     xa: bool = True
     non_transactional: bool = True
@@ -75,16 +77,25 @@ class Workload:
             if self.options.non_transactional and i > 0 and self.rng.random() < 0.25:
                 engine = self.rng.choice(["Aria", "MyISAM"])
             self.tables.append(self._create(self.schema, f"t{i}", engine, old_temporal=False))
+        if self.options.wide_table:
+            self.tables.append(self._create(self.schema, "wide", "InnoDB", old_temporal=False, width=260))
         if self.options.old_temporal_tables:
             with global_setting(self.conn, "mysql56_temporal_format", "OFF"):
                 for i in range(self.options.old_temporal_tables):
                     self.tables.append(self._create(self.old_schema, f"old{i}", "InnoDB", old_temporal=True))
 
-    def _create(self, schema: str, name: str, engine: str, old_temporal: bool) -> Table:
+    def _create(self, schema: str, name: str, engine: str, old_temporal: bool, width: int = 0) -> Table:
         low, high = self.options.columns
-        count = self.rng.randint(low, high)
+        count = width or self.rng.randint(low, high)
         columns = [Column("id", "int", "BIGINT", nullable=False, bits=64)]
-        columns += [random_column(self.rng, f"c{i}", old_temporal) for i in range(count)]
+        columns += [random_column(self.rng, f"c{i}", old_temporal, small=bool(width)) for i in range(count)]
+        if self.options.generated and not old_temporal and self.rng.random() < 0.3:
+            columns.insert(self.rng.randint(1, len(columns)), generated_column(self.rng, "gen"))
+        if self.options.generated and self.rng.random() < 0.2:
+            hidden = random_column(self.rng, "hidden", old_temporal)
+            hidden.ddl += " INVISIBLE"
+            hidden.nullable = True  # an INVISIBLE column needs a default: NULL
+            columns.insert(self.rng.randint(1, len(columns)), hidden)
         while True:
             table = Table(schema, name, engine, columns)
             ddl = ", ".join(c.definition() for c in columns)
@@ -196,12 +207,13 @@ class Workload:
             ids = list(range(self.next_id, self.next_id + rows))
             self.next_id += rows
             values = ", ".join(self._row(table, i) for i in ids)
-            names = ", ".join(f"`{c.name}`" for c in table.columns)
+            names = ", ".join(f"`{c.name}`" for c in table.columns if not c.generated)
             self.execute(f"INSERT INTO {table.qualified} ({names}) VALUES {values}")
             table.ids.update(ids)
         elif action == "update":
             chosen = rng.sample(sorted(table.ids), min(len(table.ids), rng.choice([1, 1, 2, 4])))
-            columns = rng.sample(table.columns[1:], rng.randint(1, len(table.columns) - 1))
+            writable = [c for c in table.columns[1:] if not c.generated]
+            columns = rng.sample(writable, rng.randint(1, min(len(writable), 12)))
             assignments = ", ".join(f"`{c.name}` = {random_literal(rng, c)}" for c in columns)
             self.execute(f"UPDATE {table.qualified} SET {assignments} WHERE id IN ({', '.join(map(str, chosen))})")
         elif action == "delete":
@@ -214,11 +226,12 @@ class Workload:
             self.next_id += 1
             extra = ""
             if rng.random() < 0.5:
-                column = rng.choice(table.columns[1:])
+                column = rng.choice([c for c in table.columns[1:] if not c.generated])
                 extra = f", `{column.name}` = {random_literal(rng, column)}"
             self.execute(f"UPDATE {table.qualified} SET id = {new}{extra} WHERE id = {old}")
             table.ids.discard(old)
             table.ids.add(new)
 
     def _row(self, table: Table, key: int) -> str:
-        return "(" + ", ".join([str(key)] + [random_literal(self.rng, c) for c in table.columns[1:]]) + ")"
+        values = [random_literal(self.rng, c) for c in table.columns[1:] if not c.generated]
+        return "(" + ", ".join([str(key), *values]) + ")"
