@@ -86,12 +86,17 @@ def make_decimal_reader(precision: int, scale: int) -> Callable[[bytes], int]:
     return read
 
 
+def _invalid() -> None:
+    """A zero date, or a day past its month's end (ALLOW_INVALID_DATES): NULL, counted (as the full load does)."""
+    ZeroDates.count += 1
+
+
 def read_date(value: int) -> date | None:
     day, month, year = value & 31, (value >> 5) & 15, value >> 9
-    if not (year and month and day):
-        ZeroDates.count += 1
-        return None
-    return date(year, month, day)
+    try:
+        return date(year, month, day)
+    except ValueError:  # zero parts, or '2024-02-30'
+        return _invalid()
 
 
 def read_datetime2(raw: bytes, fsp: int) -> datetime | None:
@@ -100,10 +105,10 @@ def read_datetime2(raw: bytes, fsp: int) -> datetime | None:
     ymd, hms = intpart >> 17, intpart & 0x1FFFF
     year_month, day = ymd >> 5, ymd & 31
     year, month = divmod(year_month, 13)
-    if not (year and month and day):
-        ZeroDates.count += 1
-        return None
-    return datetime(year, month, day, hms >> 12, (hms >> 6) & 63, hms & 63, frac)
+    try:
+        return datetime(year, month, day, hms >> 12, (hms >> 6) & 63, hms & 63, frac)
+    except ValueError:
+        return _invalid()
 
 
 def _fraction(raw: bytes, fsp: int) -> int:
@@ -159,10 +164,10 @@ def read_old_time(value: int) -> int:
 def read_old_datetime(value: int) -> datetime | None:
     d, t = divmod(value, 1_000_000)
     year, month, day = d // 10000, d // 100 % 100, d % 100
-    if not (year and month and day):
-        ZeroDates.count += 1
-        return None
-    return datetime(year, month, day, t // 10000, t // 100 % 100, t % 100)
+    try:
+        return datetime(year, month, day, t // 10000, t // 100 % 100, t % 100)
+    except ValueError:
+        return _invalid()
 
 
 def read_old_timestamp(seconds: int) -> int | None:
@@ -199,10 +204,10 @@ def read_old_datetime_hires(raw: bytes, precision: int) -> datetime | None:
     packed, hour = divmod(packed, 24)
     packed, day = divmod(packed, 32)
     year, month = divmod(packed, 13)
-    if not (year and month and day):
-        ZeroDates.count += 1
-        return None
-    return datetime(year, month, day, hour, minute, second, micros)
+    try:
+        return datetime(year, month, day, hour, minute, second, micros)
+    except ValueError:
+        return _invalid()
 
 
 def read_old_timestamp_hires(raw: bytes, precision: int) -> int | None:
