@@ -55,10 +55,19 @@ def _datetime_text(text: str) -> str | None:
     """'2024-02-29 12:00:00.5' → '2024-02-29 12:00:00.500000'; zero dates (any zero part) → None."""
     day, _, clock = text.partition(" ")
     year, month, dom = (int(part) for part in re.split("[-:]", day))
-    if not (year and month and dom):
+    if not _real_date(year, month, dom):
         return None
     clock, _, fraction = clock.partition(".")
     return f"{year:04d}-{month:02d}-{dom:02d} {clock}.{(fraction + '000000')[:6]}"
+
+
+def _real_date(year: int, month: int, day: int) -> bool:
+    """Zero dates and days past the month's end (ALLOW_INVALID_DATES) are written as NULL, as DMS does."""
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
 
 
 def _decimal(value: Decimal, scale: int) -> str:
@@ -122,7 +131,7 @@ def from_oracle(column: Column, text: str) -> Any:
         return text.strip()
     if kind == "date":
         year, month, day = (int(part) for part in unquote(text).decode().split(":"))
-        return f"{year:04d}-{month:02d}-{day:02d}" if year and month and day else None
+        return f"{year:04d}-{month:02d}-{day:02d}" if _real_date(year, month, day) else None
     if kind == "time":
         return _micros(unquote(text).decode())
     if kind == "datetime":
@@ -183,7 +192,7 @@ def from_source(column: Column, raw: bytes | str | None) -> Any:
         return repr(float(text))
     if kind == "date":
         year, month, day = (int(part) for part in text.split("-"))
-        return text if year and month and day else None
+        return text if _real_date(year, month, day) else None
     if kind == "time":
         return _micros(text)
     if kind == "datetime":

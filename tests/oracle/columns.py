@@ -155,7 +155,7 @@ def random_column(rng: random.Random, name: str, old_temporal: bool = False, sma
         mb = CHARSETS[charset][1]
         shape = rng.choice(["char", "varchar", "varchar", "lob"])
         if shape == "char":
-            length = rng.choice([1, 10, 64, 255 // mb + 1, 255])
+            length = rng.choice([1, 10, 64, min(255 // mb + 1, 255), 255])
             ddl = f"CHAR({length})"
         elif shape == "varchar":
             length = rng.choice([1, 20, 255 // mb, 255 // mb + 1, 300])
@@ -315,7 +315,9 @@ def random_literal(rng: random.Random, column: Column) -> str:
         )
     if kind == "date":
         if extreme:
-            return rng.choice(["'1000-01-01'", "'9999-12-31'", "'0000-00-00'", "'2024-02-29'", "'2024-00-15'"])
+            return rng.choice(
+                ["'1000-01-01'", "'9999-12-31'", "'0000-00-00'", "'2024-02-29'", "'2024-00-15'", "'2023-02-30'"]
+            )
         return f"'{date(1000, 1, 1) + timedelta(days=rng.randint(0, 3_287_181)):%Y-%m-%d}'"
     if kind == "time":
         limit = 838 * 3600 + 59 * 60 + 59
@@ -332,6 +334,8 @@ def random_literal(rng: random.Random, column: Column) -> str:
             low, high = datetime(1970, 1, 1, 0, 0, 1), datetime(2038, 1, 19, 3, 14, 7)
         if extreme and rng.random() < 0.2:
             return "'0000-00-00 00:00:00'"
+        if kind == "datetime" and extreme and rng.random() < 0.1:
+            return f"'2023-04-31 12:00:00{_micros_text(123456, column.precision)}'"  # ALLOW_INVALID_DATES
         moment = (
             rng.choice([low, high])
             if extreme
