@@ -322,7 +322,10 @@ def _set_reader(values: list[Any], comma: Any) -> Callable[[int], Any]:
     return read
 
 
-def decode_text(raw: bytes, encoding: str) -> str:
+def decode_text(raw: bytes, encoding: str, table: str | None = None) -> str:
+    """``table``: the 256 characters of a single-byte character set (Codec.table)."""
+    if table is not None:
+        return codecs.charmap_decode(raw, "strict", table)[0]
     if encoding == "cp1252":
         return codecs.charmap_decode(raw, "strict", MYSQL_LATIN1)[0]
     return raw.decode(encoding)
@@ -443,7 +446,7 @@ class RowDecoder:
                 arrow_type, empty, comma = pa.binary(), b"", b","
             else:
                 arrow_type, empty, comma = pa.string(), "", ","
-                members = [decode_text(member, encoding) for member in members]
+                members = [decode_text(member, encoding, codec.table(encoding)) for member in members]
             if kind == ev.T_ENUM:
                 namespace[f"enum{index}"] = [empty, *members]
                 lines = [f"v = enum{index}[from_bytes(b[p:p + {size}], 'little')]", f"p += {size}"]
@@ -529,6 +532,10 @@ class RowDecoder:
             return pa.binary(), "plain", [*lines, "v = bytes(v)"]
         if encoding == "utf-8":
             return pa.string(), "utf8", [*lines, "v = bytes(v)"]
+        table = codec.table(encoding)
+        if table is not None:
+            namespace[f"table{index}"] = table
+            return pa.string(), "plain", [*lines, f"v = charmap_decode(v, 'strict', table{index})[0]"]
         if encoding == "cp1252":
             return pa.string(), "plain", [*lines, "v = charmap_decode(v, 'strict', MYSQL_LATIN1)[0]"]
         return pa.string(), "plain", [*lines, f"v = bytes(v).decode({encoding!r})"]
@@ -539,9 +546,17 @@ class RowDecoder:
         rows: list[tuple[Any, ...]] = []
         append = rows.append
         end = len(body)
-        while pos < end:
-            image, pos = decode(body, pos)
-            append(image)
+        try:
+            while pos < end:
+                image, pos = decode(body, pos)
+                append(image)
+        except UnicodeDecodeError as exc:  # a multi-byte character set Python's codec reads otherwise
+            table_map = self.table_map
+            raise BinlakeError(
+                f"a text value of {table_map.schema}.{table_map.table} is not valid {exc.encoding} "
+                f"({exc.reason} at byte {exc.start})",
+                fix="convert the column to utf8mb4, or exclude it with a remove-column transformation rule",
+            ) from None
         if pos != end:  # a layout that does not fit the images: never guess (invariant 8)
             table_map = self.table_map
             raise BinlakeError(
