@@ -208,10 +208,10 @@ def _alphabet(charset: str) -> str:
 
 def _text(rng: random.Random, charset: str, length: int) -> str:
     alphabet = _alphabet(charset)
-    size = rng.choice([0, 1, length, rng.randint(0, min(length, 40)), rng.randint(0, min(length, 40))])
+    size = rng.choice([0, 1, min(length, 1000), rng.randint(0, min(length, 40)), rng.randint(0, min(length, 40))])
     if length > 1000 and rng.random() < 0.05:
         size = rng.randint(256, length)  # long values: 2-, 3- and 4-byte length prefixes
-    text = "".join(rng.choice(alphabet) for _ in range(min(size, length)))
+    text = "".join(rng.choices(alphabet, k=min(size, length)))
     return text.replace("\\x", "\\y")
 
 
@@ -358,7 +358,7 @@ def random_literal(rng: random.Random, column: Column) -> str:
         size = rng.choice([0, column.length, rng.randint(0, min(column.length, 64))])
         if column.length > 1000 and rng.random() < 0.05:
             size = rng.randint(256, column.length)
-        data = _clean(bytes(rng.getrandbits(8) for _ in range(size)))
+        data = _clean(rng.randbytes(size))
         if column.fixed and len(data) >= 2 and rng.random() < 0.3:
             data = data[: max(0, len(data) - 2)] + b"\x00\x00"  # trailing zeros the binlog drops
         return f"X'{data.hex()}'"
