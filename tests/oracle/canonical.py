@@ -17,7 +17,7 @@ from typing import Any
 
 from tests.oracle.columns import Column, decode
 
-_EXACT = Context(prec=200)  # DECIMAL has up to 65 digits; the default context rounds at 28
+EXACT = Context(prec=200)  # DECIMAL has up to 65 digits; the default context rounds at 28
 
 
 def unquote(text: str) -> bytes:
@@ -91,7 +91,7 @@ def from_binlake(column: Column, value: Any, oracle: bool) -> Any:
     if kind in ("int", "year", "bit", "time", "timestamp"):
         return value  # int; TIME and TIMESTAMP in microseconds
     if kind == "decimal":
-        return _decimal(Decimal(value).scaleb(-column.scale, _EXACT), column.scale)
+        return _decimal(Decimal(value).scaleb(-column.scale, EXACT), column.scale)
     if kind == "float":
         return f"{value:g}" if oracle else repr(value)
     if kind == "double":

@@ -7,20 +7,25 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import MySQLdb
 
 from binlake.capture.binlog.reader import RowChanges
+from binlake.capture.binlog.rows import build_arrays
 from binlake.position import BinlogPosition
 from binlake.sandbox import SandboxInfo
-from tests.oracle.canonical import describe, from_binlake, from_oracle, from_source, source_expression
+from tests.oracle.canonical import EXACT, describe, from_binlake, from_oracle, from_source, source_expression
+from tests.oracle.columns import Column
 from tests.oracle.mariadb_side import OracleEvent, read_oracle
 from tests.oracle.source import binlog_position, connect, global_setting, read_binlake
 from tests.oracle.workload import Options, Table, Workload
 
 MAX_DIFFERENCES = 20
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -173,8 +178,30 @@ def _where(change: RowChanges) -> str:
     return f"{change.decoder.table_map.schema}.{change.decoder.table_map.table} {change.kind} at {change.position}"
 
 
+def arrow_images(change: RowChanges, columns: list[Column]) -> list[tuple[Any, ...]]:
+    """The event's images as the Arrow arrays binlake writes hold them (build_arrays), back in the decoder's
+    raw forms (unscaled DECIMAL, microseconds for TIME and TIMESTAMP) for ``from_binlake``."""
+    specs = change.decoder.specs
+    arrays = build_arrays(specs, list(zip(*change.rows, strict=True)))
+    values = [[_raw(c, v) for v in a.to_pylist()] for c, a in zip(columns, arrays, strict=True)]
+    return list(zip(*values, strict=True))
+
+
+def _raw(column: Column, value: Any) -> Any:
+    if isinstance(value, Decimal):
+        unscaled = value.scaleb(column.scale, EXACT)
+        assert unscaled == unscaled.to_integral_value(), (column.name, value)
+        return int(unscaled)
+    if isinstance(value, timedelta):
+        return value // timedelta(microseconds=1)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return (value - EPOCH) // timedelta(microseconds=1)
+    return value
+
+
 def compare_state(info: SandboxInfo, changes: list[RowChanges], tables: list[Table], report: Report) -> None:
-    """binlake's images applied in binlog order by primary key must give each source table exactly."""
+    """binlake's images, through the Arrow arrays it writes, applied in binlog order by primary key, must give
+    each source table exactly."""
     by_name = {(t.schema, t.name): t for t in tables}
     state: dict[tuple[str, str], dict[Any, tuple[Any, ...]]] = {key: {} for key in by_name}
     for change in changes:
@@ -185,7 +212,7 @@ def compare_state(info: SandboxInfo, changes: list[RowChanges], tables: list[Tab
         rows = state[key]
         images = [
             tuple(from_binlake(c, v, oracle=False) for c, v in zip(table.columns, image, strict=True))
-            for image in change.rows
+            for image in (arrow_images(change, table.columns) if change.rows else [])
         ]
         if change.kind == "I":
             rows.update((image[0], image) for image in images)
