@@ -212,3 +212,24 @@ def test_compressed_columns_decode_to_their_values(sandbox_info: SandboxInfo, da
     second = {"id": 2, **{n: None for n, _, _ in COMPRESSED}, "w": "", "y": b""}
     assert rows == [first, second, first, {**first, "v": "short"}]
     assert rows[-1] == source_rows(conn, f"SELECT * FROM `{database}`.z WHERE id = 1")[0]
+
+
+def test_old_format_temporal_column_converted_since_stops_instead_of_guessing(
+    sandbox_info: SandboxInfo, database: str
+) -> None:
+    """Rows written before an ALTER that converted the column (catching up across it): the schema's precision is
+    not theirs. TIME(3) read as TIME(4) fits the same 5 bytes and gave -754 hours instead of 1 hour."""
+    conn = connect(sandbox_info)
+    cur = conn.cursor()
+    with global_setting(conn, "mysql56_temporal_format", "OFF"):
+        cur.execute(f"CREATE TABLE `{database}`.old (id INT PRIMARY KEY, t TIME(3))")
+    start = binlog_position(conn)
+    cur.execute(f"INSERT INTO `{database}`.old VALUES (1, '01:02:03.456')")
+    cur.execute(f"ALTER TABLE `{database}`.old MODIFY t TIME(4)")
+    with pytest.raises(BinlakeError) as error:
+        read_binlake(sandbox_info, start, {database})
+    assert error.value.message == (
+        f"column {database}.old.t is an old-format (MariaDB 5.3) temporal column in the binlog, but the source schema "
+        "now has it as time(4): its precision in these rows is unknown"
+    )
+    assert error.value.fix == "restart the task with --start-replication-task-type reload-target"

@@ -502,6 +502,17 @@ class RowDecoder:
                 fix=f"convert it to the current format: SET GLOBAL mysql56_temporal_format=ON, then "
                 f"ALTER TABLE `{table_map.schema}`.`{table_map.table}` FORCE; restart with reload-target",
             )
+        if "mariadb-5.3" not in column_type:
+            # Converted since these rows were written (ALTER TABLE with mysql56_temporal_format=ON): the schema no
+            # longer says their precision, and a guess can fit the bytes and still be wrong (TIME(3) and TIME(4)
+            # take 5 bytes alike).
+            table_map = self.table_map
+            raise BinlakeError(
+                f"column {table_map.schema}.{table_map.table}.{name} is an old-format (MariaDB 5.3) temporal column "
+                f"in the binlog, but the source schema now has it as {column_type}: its precision in these rows is "
+                "unknown",
+                fix="restart the task with --start-replication-task-type reload-target",
+            )
         precision = column_precision(column_type)
         if kind == ev.T_TIME:
             if precision:
