@@ -147,7 +147,8 @@ def compare_events(
         if len(rows) != len(theirs.images):
             report.add(f"{where}: binlake has {len(rows)} images, mariadb-binlog {len(theirs.images)}")
             continue
-        columns = tables[(table_map.schema, table_map.table)].columns
+        history = tables[(table_map.schema, table_map.table)].history
+        columns = [history[name] for name in table_map.column_names]  # as the event's table map has them
         for image_number, (image, texts) in enumerate(zip(rows, theirs.images, strict=True)):
             report.images += 1
             if len(image) != len(columns) or len(texts) != len(columns):
@@ -201,28 +202,29 @@ def _raw(column: Column, value: Any) -> Any:
 
 def compare_state(info: SandboxInfo, changes: list[RowChanges], tables: list[Table], report: Report) -> None:
     """binlake's images, through the Arrow arrays it writes, applied in binlog order by primary key, must give
-    each source table exactly."""
+    each source table exactly (a column added since an image was written reads NULL there)."""
     by_name = {(t.schema, t.name): t for t in tables}
-    state: dict[tuple[str, str], dict[Any, tuple[Any, ...]]] = {key: {} for key in by_name}
+    state: dict[tuple[str, str], dict[Any, dict[str, Any]]] = {key: {} for key in by_name}
     for change in changes:
         key = (change.decoder.table_map.schema, change.decoder.table_map.table)
         table = by_name.get(key)
-        if table is None:
+        if table is None or not change.rows:
             continue
         rows = state[key]
+        columns = [table.history[name] for name in change.decoder.table_map.column_names]
         images = [
-            tuple(from_binlake(c, v, oracle=False) for c, v in zip(table.columns, image, strict=True))
-            for image in (arrow_images(change, table.columns) if change.rows else [])
+            {c.name: from_binlake(c, v, oracle=False) for c, v in zip(columns, image, strict=True)}
+            for image in arrow_images(change, columns)
         ]
         if change.kind == "I":
-            rows.update((image[0], image) for image in images)
+            rows.update((image["id"], image) for image in images)
         elif change.kind == "D":
             for image in images:
-                rows.pop(image[0], None)
+                rows.pop(image["id"], None)
         else:
             for before, after in zip(images[::2], images[1::2], strict=True):
-                rows.pop(before[0], None)
-                rows[after[0]] = after
+                rows.pop(before["id"], None)
+                rows[after["id"]] = after
     raw = MySQLdb.connect(unix_socket=info.socket, user="root", conv={})
     try:
         for key, table in by_name.items():
@@ -231,15 +233,16 @@ def compare_state(info: SandboxInfo, changes: list[RowChanges], tables: list[Tab
             cur.execute(f"SELECT {', '.join(source_expression(c) for c in table.columns)} FROM {table.qualified}")
             source = {}
             for row in cur.fetchall():
-                image = tuple(from_source(c, v) for c, v in zip(table.columns, row, strict=True))
-                source[image[0]] = image
+                image = {c.name: from_source(c, v) for c, v in zip(table.columns, row, strict=True)}
+                source[image["id"]] = image
             mine = state[key]
             for pk in sorted(set(source) | set(mine)):
                 if pk not in mine or pk not in source:
                     side = "the source" if pk not in mine else "binlake's images"
                     report.add(f"{table.qualified} id={pk}: only in {side}")
                     continue
-                for column, a, b in zip(table.columns, mine[pk], source[pk], strict=True):
+                for column in table.columns:
+                    a, b = mine[pk].get(column.name), source[pk][column.name]
                     if a != b:
                         report.add(
                             f"{table.qualified} id={pk} column {column.name} ({column.ddl[:60]}): binlake "

@@ -30,6 +30,10 @@ class Table:
     engine: str
     columns: list[Column]  # the primary key ``id`` first
     ids: set[int] = field(default_factory=set)
+    history: dict[str, Column] = field(default_factory=dict)  # every column it ever had, by (unique) name
+
+    def __post_init__(self) -> None:
+        self.history.update((c.name, c) for c in self.columns)
 
     @property
     def transactional(self) -> bool:
@@ -49,6 +53,7 @@ class Options:
     switch_checksum: float = 0.0  # probability of switching binlog_checksum NONE↔CRC32 after a transaction
     wide_table: bool = True  # one table of 260 small columns: multi-byte column counts and bitmaps
     generated: bool = True  # generated (VIRTUAL / PERSISTENT) and INVISIBLE columns now and then
+    alter: float = 0.01  # probability of an ALTER TABLE ADD or DROP COLUMN after a transaction
     savepoints: bool = True
     xa: bool = True
     non_transactional: bool = True
@@ -64,6 +69,7 @@ class Workload:
         self.tables: list[Table] = []
         self.next_id = 1
         self.xa_count = 0
+        self.altered = 0
         self.statements = 0
 
     # -- schema -------------------------------------------------------------------------------------------
@@ -115,11 +121,38 @@ class Workload:
             self.transaction()
             if self.rng.random() < self.options.rotate:
                 self.execute("FLUSH BINARY LOGS")
+            if self.rng.random() < self.options.alter:
+                self.alter()
             if self.rng.random() < self.options.switch_checksum:
                 cur = self.conn.cursor()
                 cur.execute("SELECT @@global.binlog_checksum")
                 current = cur.fetchone()[0]
                 cur.execute(f"SET GLOBAL binlog_checksum = {'NONE' if current.upper() != 'NONE' else 'CRC32'}")
+
+    def alter(self) -> None:
+        """ADD COLUMN (nullable, no default: rows untouched since read NULL) or DROP COLUMN on a new-format table;
+        the rows before and after it are decoded with their own table maps."""
+        candidates = [t for t in self.tables if t.schema == self.schema and t.name != "wide"]
+        if not candidates:
+            return
+        table = self.rng.choice(candidates)
+        droppable = [c for c in table.columns[1:] if not c.generated]
+        if len(droppable) > 2 and self.rng.random() < 0.4:
+            column = self.rng.choice(droppable)
+            self.execute(f"ALTER TABLE {table.qualified} DROP COLUMN `{column.name}`")
+            table.columns.remove(column)
+            return
+        self.altered += 1
+        column = random_column(self.rng, f"a{self.altered}")
+        column.nullable = True
+        try:
+            self.execute(f"ALTER TABLE {table.qualified} ADD COLUMN {column.definition()}")
+        except RuntimeError as exc:
+            if "Row size too large" in str(exc):
+                return
+            raise
+        table.columns.append(column)
+        table.history[column.name] = column
 
     def execute(self, sql: str) -> None:
         self.statements += 1
