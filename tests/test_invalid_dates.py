@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import pyarrow.parquet as pq
 
-from binlake.capture.binlog.rows import ZeroDates
+from binlake.capture.binlog.temporal import ZeroDates
 from binlake.sandbox import SandboxInfo
 from binlake.state.store import StateStore
 from tests.conftest import Binlake
