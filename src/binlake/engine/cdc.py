@@ -330,7 +330,7 @@ class CdcRunner:
         return None
 
     def data_types(self, schema: str, table: str) -> dict[str, str]:
-        """Column name → information_schema DATA_TYPE, read once per table and again after its DDL."""
+        """Column name → information_schema COLUMN_TYPE, read once per table and again after its DDL."""
         key = (schema, table)
         types = self._data_types.get(key)
         if types is None:
@@ -338,7 +338,7 @@ class CdcRunner:
             try:
                 cur = conn.cursor()
                 cur.execute(
-                    "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+                    "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
                     "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
                     (schema, table),
                 )

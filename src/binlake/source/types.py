@@ -134,6 +134,21 @@ def _null_zero_dates(text: pa.Array, counters: DecodeCounters) -> pa.Array:
     return text
 
 
+def _cast_dates(text: pa.Array, target: pa.DataType, counters: DecodeCounters) -> pa.Array:
+    """Date text → ``target``. ALLOW_INVALID_DATES lets days past the month's end in ('2024-02-30'): they are no
+    dates either, so they become NULL and are counted like zero dates (checked only when the cast fails)."""
+    try:
+        return text.cast(target)
+    except pa.ArrowInvalid:
+        date_part = pc.utf8_slice_codeunits(text, 0, 10)
+        parsed = pc.strptime(date_part, format="%Y-%m-%d", unit="s", error_is_null=True)
+        # strptime rolls '2024-02-30' over to March: a date is valid when it prints back as it was written.
+        invalid = pc.fill_null(pc.not_equal(pc.strftime(parsed, format="%Y-%m-%d"), date_part), True)
+        invalid = pc.and_(invalid, pc.is_valid(text))
+        counters.zero_dates += pc.sum(invalid).as_py() or 0
+        return pc.if_else(invalid, pa.scalar(None, pa.string()), text).cast(target)
+
+
 def select_expression(column: Column) -> str:
     """The SELECT-list expression that reads ``column`` without loss through the text protocol."""
     quoted = "`" + column.name.replace("`", "``") + "`"
@@ -171,8 +186,8 @@ def decode_text_column(values: Sequence[bytes | None], column: Column, counters:
     if kind in ("date", "datetime", "timestamp"):
         text = _null_zero_dates(text, counters)
         if kind == "date":
-            return text.cast(pa.date32())
-        naive = text.cast(_TIMESTAMP)
+            return _cast_dates(text, pa.date32(), counters)
+        naive = _cast_dates(text, _TIMESTAMP, counters)
         return naive.cast(_UTC_TIMESTAMP) if kind == "timestamp" else naive
     return text.cast(target)
 

@@ -153,11 +153,23 @@ class TableMap:
 T_DECIMAL, T_TINY, T_SHORT, T_LONG, T_FLOAT, T_DOUBLE, T_NULL, T_TIMESTAMP = 0, 1, 2, 3, 4, 5, 6, 7
 T_LONGLONG, T_INT24, T_DATE, T_TIME, T_DATETIME, T_YEAR, T_NEWDATE, T_VARCHAR = 8, 9, 10, 11, 12, 13, 14, 15
 T_BIT, T_TIMESTAMP2, T_DATETIME2, T_TIME2 = 16, 17, 18, 19
+# MariaDB's COMPRESSED columns (VARCHAR(n) COMPRESSED, BLOB/TEXT COMPRESSED): binlog-only types.
+T_BLOB_COMPRESSED, T_VARCHAR_COMPRESSED = 140, 141
 T_JSON, T_NEWDECIMAL, T_ENUM, T_SET = 245, 246, 247, 248
 T_TINY_BLOB, T_MEDIUM_BLOB, T_LONG_BLOB, T_BLOB, T_VAR_STRING, T_STRING, T_GEOMETRY = 249, 250, 251, 252, 253, 254, 255
 
 _NUMERIC = {T_TINY, T_SHORT, T_INT24, T_LONG, T_LONGLONG, T_FLOAT, T_DOUBLE, T_NEWDECIMAL, T_DECIMAL, T_YEAR}
-_CHARACTER = {T_VARCHAR, T_VAR_STRING, T_STRING, T_BLOB, T_TINY_BLOB, T_MEDIUM_BLOB, T_LONG_BLOB}
+_CHARACTER = {
+    T_VARCHAR,
+    T_VAR_STRING,
+    T_STRING,
+    T_BLOB,
+    T_TINY_BLOB,
+    T_MEDIUM_BLOB,
+    T_LONG_BLOB,
+    T_VARCHAR_COMPRESSED,
+    T_BLOB_COMPRESSED,
+}
 
 
 def real_type(column_type: int, meta: int) -> int:
@@ -179,10 +191,11 @@ def _read_meta(column_types: bytes, data: bytes, pos: int) -> list[int]:
             T_LONG_BLOB,
             T_GEOMETRY,
             T_JSON,
+            T_BLOB_COMPRESSED,
         ) or column_type in (T_TIMESTAMP2, T_DATETIME2, T_TIME2):
             meta.append(data[pos])
             pos += 1
-        elif column_type in (T_VARCHAR, T_VAR_STRING, T_BIT):
+        elif column_type in (T_VARCHAR, T_VAR_STRING, T_BIT, T_VARCHAR_COMPRESSED):
             meta.append(struct.unpack_from("<H", data, pos)[0])
             pos += 2
         elif column_type in (T_NEWDECIMAL, T_STRING, T_ENUM, T_SET):
@@ -235,7 +248,9 @@ def parse_table_map(body: bytes, post_header_len: int) -> TableMap:
 def _parse_optional_metadata(table_map: TableMap, body: bytes, pos: int) -> None:
     types = [real_type(t, m) for t, m in zip(table_map.column_types, table_map.column_meta, strict=True)]
     numeric = [i for i, t in enumerate(types) if t in _NUMERIC]
-    character = [i for i, t in enumerate(types) if t in _CHARACTER]
+    # MariaDB lists GEOMETRY columns (collation 63, binary) among the character columns of the charset fields;
+    # leaving them out shifts the collation of every text column after a spatial one.
+    character = [i for i, t in enumerate(types) if t in _CHARACTER or t == T_GEOMETRY]
     enum_set = [i for i, t in enumerate(types) if t in (T_ENUM, T_SET)]
     enums = [i for i, t in enumerate(types) if t == T_ENUM]
     sets = [i for i, t in enumerate(types) if t == T_SET]

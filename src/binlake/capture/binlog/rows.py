@@ -9,17 +9,35 @@ cheapest form Arrow converts in bulk (bytes for text, microsecond integers for T
 from __future__ import annotations
 
 import codecs
+import re
 import socket
 import struct
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
 
 from binlake.capture.binlog import events as ev
 from binlake.capture.binlog.charsets import Codec
+from binlake.capture.binlog.temporal import (
+    OLD_DATETIME_BYTES,
+    OLD_TIME_BYTES,
+    OLD_TIMESTAMP_BYTES,
+    column_precision,
+    read_date,
+    read_datetime2,
+    read_old_datetime,
+    read_old_datetime_hires,
+    read_old_time,
+    read_old_time_hires,
+    read_old_timestamp,
+    read_old_timestamp_hires,
+    read_time2,
+    read_timestamp2,
+)
+from binlake.capture.binlog.temporal import ZeroDates as ZeroDates  # the engine counts them from here
 from binlake.errors import BinlakeError
 
 DIG2BYTES = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)
@@ -36,12 +54,6 @@ class ColumnSpec:
     # How values arrive: 'plain' (Python value of the right kind), 'utf8' (bytes to validate),
     # 'micros' (int64 microseconds for timestamp/duration), 'unscaled' (DECIMAL as value × 10^scale)
     form: str
-
-
-class ZeroDates:
-    """Counts zero or invalid dates turned into NULL while decoding."""
-
-    count = 0
 
 
 def decimal_size(precision: int, scale: int) -> int:
@@ -84,90 +96,29 @@ def make_decimal_reader(precision: int, scale: int) -> Callable[[bytes], int]:
     return read
 
 
-def read_date(value: int) -> date | None:
-    day, month, year = value & 31, (value >> 5) & 15, value >> 9
-    if not (year and month and day):
-        ZeroDates.count += 1
-        return None
-    return date(year, month, day)
+def uncompress_column(raw: bytes) -> bytes:
+    """A MariaDB COMPRESSED column's stored bytes → its value (sql/field.cc Field_longstr::uncompress).
 
-
-def read_datetime2(raw: bytes, fsp: int) -> datetime | None:
-    intpart = int.from_bytes(raw[:5], "big") - 0x8000000000
-    frac = _fraction(raw[5:], fsp)
-    ymd, hms = intpart >> 17, intpart & 0x1FFFF
-    year_month, day = ymd >> 5, ymd & 31
-    year, month = divmod(year_month, 13)
-    if not (year and month and day):
-        ZeroDates.count += 1
-        return None
-    return datetime(year, month, day, hms >> 12, (hms >> 6) & 63, hms & 63, frac)
-
-
-def _fraction(raw: bytes, fsp: int) -> int:
-    if fsp <= 0:
-        return 0
-    value = int.from_bytes(raw, "big")
-    if fsp <= 2:
-        return value * 10_000
-    if fsp <= 4:
-        return value * 100
+    One header byte: method in the high nibble (0: stored as is, 8: zlib); for zlib, bit 3 set means a raw
+    deflate stream (column_compression_zlib_wrap=OFF, the default) and the low 3 bits count the big-endian bytes
+    of the original length that follow.
+    """
+    if not raw:
+        return b""
+    header = raw[0]
+    if header >> 4 == 0:
+        return bytes(raw[1:])
+    if header >> 4 != 8:
+        raise BinlakeError(
+            f"a COMPRESSED column uses compression method {header >> 4}, which binlake cannot uncompress",
+            fix="exclude the column with a remove-column transformation rule",
+        )
+    length_bytes = header & 7
+    size = int.from_bytes(raw[1 : 1 + length_bytes], "big")
+    value = zlib.decompress(raw[1 + length_bytes :], -zlib.MAX_WBITS if header & 8 else zlib.MAX_WBITS)
+    if len(value) != size:
+        raise BinlakeError(f"a COMPRESSED column uncompressed to {len(value)} bytes instead of {size}")
     return value
-
-
-def read_timestamp2(raw: bytes, fsp: int) -> int | None:
-    seconds = int.from_bytes(raw[:4], "big")
-    frac = _fraction(raw[4:], fsp)
-    if seconds == 0 and frac == 0:
-        ZeroDates.count += 1
-        return None
-    return seconds * 1_000_000 + frac
-
-
-def read_time2(raw: bytes, fsp: int) -> int:
-    """TIME2 → signed microseconds (MySQL my_time_packed_from_binary, then unpacked)."""
-    if fsp <= 0:
-        packed = (int.from_bytes(raw[:3], "big") - 0x800000) << 24
-    elif fsp <= 2:
-        intpart, frac = int.from_bytes(raw[:3], "big") - 0x800000, raw[3]
-        if intpart < 0 and frac:
-            intpart, frac = intpart + 1, frac - 0x100
-        packed = (intpart << 24) + frac * 10_000
-    elif fsp <= 4:
-        intpart, frac = int.from_bytes(raw[:3], "big") - 0x800000, int.from_bytes(raw[3:5], "big")
-        if intpart < 0 and frac:
-            intpart, frac = intpart + 1, frac - 0x10000
-        packed = (intpart << 24) + frac * 100
-    else:
-        packed = int.from_bytes(raw[:6], "big") - 0x800000000000
-    negative = packed < 0
-    packed = abs(packed)
-    hms, micros = packed >> 24, packed & 0xFFFFFF
-    total = (((hms >> 12) & 0x3FF) * 3600 + ((hms >> 6) & 63) * 60 + (hms & 63)) * 1_000_000 + micros
-    return -total if negative else total
-
-
-def read_old_time(value: int) -> int:
-    negative = value < 0
-    value = abs(value)
-    total = ((value // 10000) * 3600 + (value // 100 % 100) * 60 + value % 100) * 1_000_000
-    return -total if negative else total
-
-
-def read_old_datetime(value: int) -> datetime | None:
-    d, t = divmod(value, 1_000_000)
-    year, month, day = d // 10000, d // 100 % 100, d % 100
-    if not (year and month and day):
-        ZeroDates.count += 1
-        return None
-    return datetime(year, month, day, t // 10000, t // 100 % 100, t % 100)
-
-
-def read_old_timestamp(seconds: int) -> int | None:
-    if seconds == 0:
-        ZeroDates.count += 1
-        return None
-    return seconds * 1_000_000
 
 
 def uuid_text(raw: bytes) -> str:
@@ -211,17 +162,27 @@ BINARY_AS_TEXT: dict[str, tuple[int, Callable[[bytes], str]]] = {
 }
 
 
+OLD_TEMPORAL = (ev.T_TIME, ev.T_DATETIME, ev.T_TIMESTAMP)
+
+
 def needs_data_types(table_map: ev.TableMap) -> bool:
-    """Whether the layout has a column that may be one of BINARY_AS_TEXT: then build its RowDecoder with
-    ``data_types`` (information_schema.COLUMNS.DATA_TYPE by column name)."""
+    """Whether the layout has a column that may be one of BINARY_AS_TEXT, or an old-format temporal column whose
+    precision the table map lacks: then build its RowDecoder with ``data_types``
+    (information_schema.COLUMNS.COLUMN_TYPE by column name)."""
     sizes = {size for size, _ in BINARY_AS_TEXT.values()}
-    return any(
+    return any(kind in OLD_TEMPORAL for kind in table_map.column_types) or any(
         kind == ev.T_STRING
         and meta >> 8 not in (ev.T_ENUM, ev.T_SET)
         and meta & 0xFF in sizes
         and charset in (None, 63)
         for kind, meta, charset in zip(table_map.column_types, table_map.column_meta, table_map.charsets, strict=True)
     )
+
+
+def _type_word(column_type: str) -> str:
+    """'inet6' → 'inet6'; 'time(3) /* mariadb-5.3 */' → 'time'."""
+    match = re.match(r"\s*(\w+)", column_type)
+    return match.group(1) if match else ""
 
 
 def _set_reader(values: list[Any], comma: Any) -> Callable[[int], Any]:
@@ -231,7 +192,10 @@ def _set_reader(values: list[Any], comma: Any) -> Callable[[int], Any]:
     return read
 
 
-def decode_text(raw: bytes, encoding: str) -> str:
+def decode_text(raw: bytes, encoding: str, table: str | None = None) -> str:
+    """``table``: the 256 characters of a single-byte character set (Codec.table)."""
+    if table is not None:
+        return codecs.charmap_decode(raw, "strict", table)[0]
     if encoding == "cp1252":
         return codecs.charmap_decode(raw, "strict", MYSQL_LATIN1)[0]
     return raw.decode(encoding)
@@ -242,6 +206,8 @@ class RowDecoder:
 
     def __init__(self, table_map: ev.TableMap, codec: Codec, data_types: Mapping[str, str] | None = None) -> None:
         self.table_map = table_map
+        # COLUMN_TYPE by column name ('time(3) /* mariadb-5.3 */', 'uuid'); DATA_TYPE alone also works for UUID,
+        # INET4 and INET6, not for the precision of old-format temporal columns.
         self.data_types = {name: kind.lower() for name, kind in (data_types or {}).items()}
         if len(table_map.column_names) != table_map.column_count:
             raise BinlakeError(
@@ -258,6 +224,9 @@ class RowDecoder:
             "read_old_time": read_old_time,
             "read_old_datetime": read_old_datetime,
             "read_old_timestamp": read_old_timestamp,
+            "read_old_time_hires": read_old_time_hires,
+            "read_old_datetime_hires": read_old_datetime_hires,
+            "read_old_timestamp_hires": read_old_timestamp_hires,
             "from_bytes": int.from_bytes,
             "charmap_decode": codecs.charmap_decode,
             "MYSQL_LATIN1": MYSQL_LATIN1,
@@ -331,15 +300,8 @@ class RowDecoder:
             size = 3 + (meta + 1) // 2
             lines = [f"v = read_time2(b[p:p + {size}], {meta})", f"p += {size}"]
             arrow_type, form = pa.duration("us"), "micros"
-        elif kind == ev.T_TIME:
-            lines = ["v = read_old_time(from_bytes(b[p:p + 3], 'little', signed=True))", "p += 3"]
-            arrow_type, form = pa.duration("us"), "micros"
-        elif kind == ev.T_DATETIME:
-            lines = ["v = read_old_datetime(from_bytes(b[p:p + 8], 'little'))", "p += 8"]
-            arrow_type = pa.timestamp("us")
-        elif kind == ev.T_TIMESTAMP:
-            lines = ["v = read_old_timestamp(from_bytes(b[p:p + 4], 'little'))", "p += 4"]
-            arrow_type, form = TIMESTAMP_UTC, "micros"
+        elif kind in OLD_TEMPORAL:
+            lines, arrow_type, form = self._old_temporal(kind, name)
         elif kind == ev.T_BIT:
             size = (meta >> 8) + (1 if meta & 0xFF else 0)
             lines = [f"v = from_bytes(b[p:p + {size}], 'big')", f"p += {size}"]
@@ -354,7 +316,7 @@ class RowDecoder:
                 arrow_type, empty, comma = pa.binary(), b"", b","
             else:
                 arrow_type, empty, comma = pa.string(), "", ","
-                members = [decode_text(member, encoding) for member in members]
+                members = [decode_text(member, encoding, codec.table(encoding)) for member in members]
             if kind == ev.T_ENUM:
                 namespace[f"enum{index}"] = [empty, *members]
                 lines = [f"v = enum{index}[from_bytes(b[p:p + {size}], 'little')]", f"p += {size}"]
@@ -372,11 +334,18 @@ class RowDecoder:
                 # BINARY(n) (and MariaDB's UUID, INET4, INET6): the binlog drops the trailing 0x00 bytes the
                 # column keeps.
                 lines.append(f"v = v.ljust({max_length}, b'\\x00')")
-                size, to_text = BINARY_AS_TEXT.get(self.data_types.get(name, ""), (None, None))
+                size, to_text = BINARY_AS_TEXT.get(_type_word(self.data_types.get(name, "")), (None, None))
                 if size == max_length and to_text is not None:
                     namespace[f"text{index}"] = to_text
                     lines.append(f"v = text{index}(v)")
                     arrow_type = pa.string()
+        elif kind in (ev.T_VARCHAR_COMPRESSED, ev.T_BLOB_COMPRESSED):
+            # VARCHAR(n) COMPRESSED: a length of 1 or 2 bytes as VARCHAR; BLOB/TEXT COMPRESSED: of meta bytes.
+            prefix = (1 if meta < 256 else 2) if kind == ev.T_VARCHAR_COMPRESSED else meta
+            namespace["uncompress_column"] = uncompress_column
+            lines = [f"n = from_bytes(b[p:p + {prefix}], 'little')",
+                     f"v = uncompress_column(b[p + {prefix}:p + {prefix} + n])", f"p += {prefix} + n"]  # fmt: skip
+            arrow_type, form, lines = self._text(index, lines, namespace, codec)
         elif kind in (ev.T_BLOB, ev.T_TINY_BLOB, ev.T_MEDIUM_BLOB, ev.T_LONG_BLOB, ev.T_GEOMETRY):
             lines = [f"n = from_bytes(b[p:p + {meta}], 'little')", f"v = b[p + {meta}:p + {meta} + n]",
                      f"p += {meta} + n"]  # fmt: skip
@@ -393,6 +362,49 @@ class RowDecoder:
         self.specs.append(ColumnSpec(name, arrow_type, form))
         return lines
 
+    def _old_temporal(self, kind: int, name: str) -> tuple[list[str], pa.DataType, str]:
+        column_type = self.data_types.get(name)
+        if column_type is None:
+            table_map = self.table_map
+            raise BinlakeError(
+                f"column {table_map.schema}.{table_map.table}.{name} is an old-format (MariaDB 5.3) temporal column "
+                "whose precision is not in the binlog, and the column is no longer in the source schema",
+                fix=f"convert it to the current format: SET GLOBAL mysql56_temporal_format=ON, then "
+                f"ALTER TABLE `{table_map.schema}`.`{table_map.table}` FORCE; restart with reload-target",
+            )
+        if "mariadb-5.3" not in column_type:
+            # Converted since these rows were written (ALTER TABLE with mysql56_temporal_format=ON): the schema no
+            # longer says their precision, and a guess can fit the bytes and still be wrong (TIME(3) and TIME(4)
+            # take 5 bytes alike).
+            table_map = self.table_map
+            raise BinlakeError(
+                f"column {table_map.schema}.{table_map.table}.{name} is an old-format (MariaDB 5.3) temporal column "
+                f"in the binlog, but the source schema now has it as {column_type}: its precision in these rows is "
+                "unknown",
+                fix="restart the task with --start-replication-task-type reload-target",
+            )
+        precision = column_precision(column_type)
+        if kind == ev.T_TIME:
+            if precision:
+                size = OLD_TIME_BYTES[precision]
+                lines = [f"v = read_old_time_hires(b[p:p + {size}], {precision})", f"p += {size}"]
+            else:
+                lines = ["v = read_old_time(from_bytes(b[p:p + 3], 'little', signed=True))", "p += 3"]
+            return lines, pa.duration("us"), "micros"
+        if kind == ev.T_DATETIME:
+            if precision:
+                size = OLD_DATETIME_BYTES[precision]
+                lines = [f"v = read_old_datetime_hires(b[p:p + {size}], {precision})", f"p += {size}"]
+            else:
+                lines = ["v = read_old_datetime(from_bytes(b[p:p + 8], 'little'))", "p += 8"]
+            return lines, pa.timestamp("us"), "plain"
+        if precision:
+            size = OLD_TIMESTAMP_BYTES[precision]
+            lines = [f"v = read_old_timestamp_hires(b[p:p + {size}], {precision})", f"p += {size}"]
+        else:
+            lines = ["v = read_old_timestamp(from_bytes(b[p:p + 4], 'little'))", "p += 4"]
+        return lines, TIMESTAMP_UTC, "micros"
+
     def _text(
         self, index: int, lines: list[str], namespace: dict[str, Any], codec: Codec
     ) -> tuple[pa.DataType, str, list[str]]:
@@ -401,6 +413,10 @@ class RowDecoder:
             return pa.binary(), "plain", [*lines, "v = bytes(v)"]
         if encoding == "utf-8":
             return pa.string(), "utf8", [*lines, "v = bytes(v)"]
+        table = codec.table(encoding)
+        if table is not None:
+            namespace[f"table{index}"] = table
+            return pa.string(), "plain", [*lines, f"v = charmap_decode(v, 'strict', table{index})[0]"]
         if encoding == "cp1252":
             return pa.string(), "plain", [*lines, "v = charmap_decode(v, 'strict', MYSQL_LATIN1)[0]"]
         return pa.string(), "plain", [*lines, f"v = bytes(v).decode({encoding!r})"]
@@ -411,9 +427,24 @@ class RowDecoder:
         rows: list[tuple[Any, ...]] = []
         append = rows.append
         end = len(body)
-        while pos < end:
-            image, pos = decode(body, pos)
-            append(image)
+        try:
+            while pos < end:
+                image, pos = decode(body, pos)
+                append(image)
+        except UnicodeDecodeError as exc:  # a multi-byte character set Python's codec reads otherwise
+            table_map = self.table_map
+            raise BinlakeError(
+                f"a text value of {table_map.schema}.{table_map.table} is not valid {exc.encoding} "
+                f"({exc.reason} at byte {exc.start})",
+                fix="convert the column to utf8mb4, or exclude it with a remove-column transformation rule",
+            ) from None
+        if pos != end:  # a layout that does not fit the images: never guess (invariant 8)
+            table_map = self.table_map
+            raise BinlakeError(
+                f"the rows of {table_map.schema}.{table_map.table} do not match their table map "
+                f"(decoded {pos} of {end} bytes)",
+                fix="report this binlog event to binlake; exclude the table to continue",
+            )
         return rows
 
 
