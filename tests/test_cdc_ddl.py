@@ -5,22 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import Binlake
-from tests.lake import load_files, merged, source_state, statistics, table_dir, target_settings, task_row
+from tests.lake import load_files, merged, source_state, statistics, table_dir, task_row
 from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 
 KEY = ("id",)
-
-
-@pytest.fixture
-def cdc_target(binlake: Binlake, endpoints, bucket: Path) -> str:
-    binlake.ok(
-        "create-endpoint", "--endpoint-identifier", "lake-cdc", "--endpoint-type", "target", "--engine-name", "s3",
-        "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.2),
-    )  # fmt: skip
-    return "lake-cdc"
 
 
 def start(binlake: Binlake, name: str, schema: str, table: str = "%") -> None:

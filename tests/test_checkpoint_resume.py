@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import pytest
 
 from tests.conftest import Binlake
-from tests.lake import target_settings
 from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
-
-
-@pytest.fixture
-def cdc_target(binlake: Binlake, endpoints, bucket: Path) -> str:
-    binlake.ok(
-        "create-endpoint", "--endpoint-identifier", "lake-cdc", "--endpoint-type", "target", "--engine-name", "s3",
-        "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.2),
-    )  # fmt: skip
-    return "lake-cdc"
 
 
 def cdc_state(binlake: Binlake) -> dict:

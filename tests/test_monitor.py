@@ -28,20 +28,11 @@ from binlake.monitor.sampler import Calculator, Observation
 from binlake.sandbox import SandboxInfo
 from binlake.state.store import StateStore
 from tests.conftest import Binlake, create_task, mappings, run_task
-from tests.lake import target_settings, wait_for
+from tests.lake import wait_for
 from tests.test_bad_input import assert_one_line_error
 from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 
 SAMPLE_ENV = {"BINLAKE_METRICS_INTERVAL": "0.3"}
-
-
-@pytest.fixture
-def cdc_target(binlake: Binlake, endpoints, bucket: Path) -> str:
-    binlake.ok(
-        "create-endpoint", "--endpoint-identifier", "lake-cdc", "--endpoint-type", "target", "--engine-name", "s3",
-        "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.2),
-    )  # fmt: skip
-    return "lake-cdc"
 
 
 def samples(state_dir: Path, task: str) -> dict[str, list[tuple[float, float]]]:

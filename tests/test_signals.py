@@ -17,17 +17,8 @@ import pytest
 
 from binlake.cli.progress import Rate
 from tests.conftest import Binlake, mappings
-from tests.lake import cdc_rows, statistics, table_dir, target_settings, task_row, wait_for
+from tests.lake import cdc_rows, statistics, table_dir, task_row, wait_for
 from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
-
-
-@pytest.fixture
-def cdc_target(binlake: Binlake, endpoints, bucket: Path) -> str:
-    binlake.ok(
-        "create-endpoint", "--endpoint-identifier", "lake-cdc", "--endpoint-type", "target", "--engine-name", "s3",
-        "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.2),
-    )  # fmt: skip
-    return "lake-cdc"
 
 
 def _stopped_by_user(binlake: Binlake, name: str) -> None:
