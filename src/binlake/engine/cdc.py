@@ -234,6 +234,13 @@ class CdcRunner:
         self.flush()
         log.info("CDC stopped at %s", self.checkpoint)
 
+    def _open_transactions(self) -> str | None:
+        """Prepared XA transactions open at this checkpoint and where their groups start (JSON), including
+        those recorded at the start that a replay has not reached yet."""
+        starts = {xid: str(start) for xid, start in self._open_at_start.items()}
+        starts.update((xid, str(held.start)) for xid, held in self.prepared.items())
+        return json.dumps(starts) if starts else None
+
     def _open_transaction(self, start: BinlogPosition, xid: str | None) -> OpenTransaction:
         return OpenTransaction(start, xid, self.spill_dir, self.memory_limit)
 
@@ -253,11 +260,14 @@ class CdcRunner:
                 f"XA PREPARE at binlog position {prepare.position} without XA START",
                 fix="report this as a binlake bug with the source's version",
             )
-        self.prepared.pop(transaction.xid, OpenTransaction(prepare.position, None, self.spill_dir, 0)).close()
+        previous = self.prepared.pop(transaction.xid, None)
+        if previous is not None:
+            previous.close()
         self.prepared[transaction.xid] = transaction
         self._boundary(prepare.position, self.last_commit_time, None)
 
     def _xa_outcome(self, outcome: XaOutcome) -> None:
+        self._open_at_start.pop(outcome.xid, None)
         held = self.prepared.pop(outcome.xid, None)
         if self._replayed(outcome.position):
             if held is not None:
@@ -603,9 +613,7 @@ class CdcRunner:
                     _iso(self.last_commit_time),
                     changes,
                     self._last_file if files else None,
-                    json.dumps({xid: str(held.start) for xid, held in self.prepared.items()})
-                    if self.prepared
-                    else None,
+                    self._open_transactions(),
                     self.task_id,
                 ),
             )
