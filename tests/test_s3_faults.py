@@ -132,6 +132,9 @@ def test_cdc_survives_the_s3_server_stopping_and_failing(
     binlake.ok(
         "create-replication-task", "--replication-task-identifier", "flaky-cdc", "--source-endpoint-arn", "src",
         "--target-endpoint-arn", "flaky", "--migration-type", "full-load-and-cdc", "--table-mappings", mappings(db),
+        # Retries a second apart (DMS's default waits 5 s, then longer), so they fall inside the faults' windows.
+        "--replication-task-settings",
+        json.dumps({"ErrorBehavior": {"RecoverableErrorInterval": 1, "RecoverableErrorThrottling": False}}),
     )  # fmt: skip
     start_detached(binlake, "flaky-cdc")
     wait_streaming(binlake, "flaky-cdc")

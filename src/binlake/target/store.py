@@ -172,7 +172,10 @@ class Bucket:
 
     def write_error(self, exc: OSError, path: str) -> BinlakeError:
         """A failed write as one line: a full disk or a bucket that became read-only stops the task, whose
-        checkpoint still precedes every change not written; resume-processing writes them once space is back."""
+        checkpoint still precedes every change not written; resume-processing writes them once space is back.
+        On S3, a passing error (connection refused, 5xx, throttling) is a ``TransientError``, retried."""
+        if not self.local:
+            return self._explain(exc, writing=True)
         text = str(exc).splitlines()[0]
         resume = "then start-replication-task --start-replication-task-type resume-processing"
         if exc.errno == errno.ENOSPC or "No space left" in text:

@@ -163,5 +163,5 @@ def write_file(bucket: Bucket, path: str, settings: S3Settings, batch: pa.Record
     except BaseException as exc:
         bucket.discard(temp, strict=False)
         if isinstance(exc, OSError):
-            raise (bucket.write_error(exc, path) if bucket.local else bucket.explain(exc)) from None
+            raise bucket.write_error(exc, path) from None
         raise
