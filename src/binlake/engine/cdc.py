@@ -184,43 +184,43 @@ class CdcRunner:
         transaction: OpenTransaction | None = None
         try:
             for item in reader:
-                kind = type(item)
-                if kind is RowChanges:
+                if isinstance(item, RowChanges):  # the common case first
                     if transaction is None:  # rows outside BEGIN ... COMMIT: a group of its own
-                        transaction = self._open_transaction(item.position, None)  # type: ignore[union-attr]
-                    transaction.add(item)  # type: ignore[arg-type]
+                        transaction = self._open_transaction(item.position, None)
+                    transaction.add(item)
                     continue
-                if kind is Begin:
-                    if transaction is not None:
-                        transaction.close()
-                    transaction = self._open_transaction(item.start, item.xid)  # type: ignore[union-attr]
-                elif kind is Commit:
-                    self._commit(transaction, item)  # type: ignore[arg-type]
-                    transaction = None
-                elif kind is Savepoint:
-                    if transaction is not None:
-                        transaction.savepoint(item.name)  # type: ignore[union-attr]
-                elif kind is RollbackToSavepoint:
-                    if transaction is not None and not transaction.rollback_to(item.name):  # type: ignore[union-attr]
-                        raise BinlakeError(
-                            f"ROLLBACK TO SAVEPOINT {item.name} has no SAVEPOINT {item.name} in its transaction "  # type: ignore[union-attr]
-                            f"in the binlog (near {reader.binlog_file})",
-                            fix="report this as a binlake bug with the source's version",
-                        )
-                elif kind is Rollback:
-                    if transaction is not None:
-                        transaction.close()
+                match item:
+                    case Begin():
+                        if transaction is not None:
+                            transaction.close()
+                        transaction = self._open_transaction(item.start, item.xid)
+                    case Commit():
+                        self._commit(transaction, item)
                         transaction = None
-                    self._boundary(item.position, self.last_commit_time, None)  # type: ignore[union-attr]
-                elif kind is XaPrepare:
-                    self._prepare(transaction, item)  # type: ignore[arg-type]
-                    transaction = None
-                elif kind is XaOutcome:
-                    self._xa_outcome(item)  # type: ignore[arg-type]
-                elif kind is Statement:
-                    self._statement(item, transaction is not None)  # type: ignore[arg-type]
-                elif kind is Heartbeat:
-                    self._note_read(item.position, item.timestamp)  # type: ignore[union-attr]
+                    case Savepoint():
+                        if transaction is not None:
+                            transaction.savepoint(item.name)
+                    case RollbackToSavepoint():
+                        if transaction is not None and not transaction.rollback_to(item.name):
+                            raise BinlakeError(
+                                f"ROLLBACK TO SAVEPOINT {item.name} has no SAVEPOINT {item.name} in its "
+                                f"transaction in the binlog (near {reader.binlog_file})",
+                                fix="report this as a binlake bug with the source's version",
+                            )
+                    case Rollback():
+                        if transaction is not None:
+                            transaction.close()
+                            transaction = None
+                        self._boundary(item.position, self.last_commit_time, None)
+                    case XaPrepare():
+                        self._prepare(transaction, item)
+                        transaction = None
+                    case XaOutcome():
+                        self._xa_outcome(item)
+                    case Statement():
+                        self._statement(item, transaction is not None)
+                    case Heartbeat():
+                        self._note_read(item.position, item.timestamp)
                 if self.stop.is_set():
                     break
                 if self._due():
