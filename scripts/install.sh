@@ -12,6 +12,10 @@ command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
 command -v gcc >/dev/null 2>&1 || packages+=(build-essential)
 # A headless browser for the dashboard's end-to-end test (tests/test_dashboard.py).
 command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+# A certificate for the TLS test, and a loop-mounted ext4 image for the power-loss test.
+command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+command -v mkfs.ext4 >/dev/null 2>&1 || packages+=(e2fsprogs)
+command -v losetup >/dev/null 2>&1 || packages+=(mount)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || packages+=(python3-venv)
 [ -e "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] || packages+=(python3-dev)
 if [ ${#packages[@]} -gt 0 ]; then
