@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -13,6 +14,7 @@ import pytest
 from binlake.config.mappings import PROBE_SCHEMA, TableMappings
 from binlake.sample import create_sample
 from binlake.sandbox import SandboxInfo
+from binlake.target.naming import date_partition
 from tests.conftest import Binlake, mappings
 from tests.lake import table_dir, target_settings, task_row, wait_for
 from tests.test_bad_input import assert_one_line_error
@@ -389,3 +391,47 @@ def test_verify_and_views_of_a_table_without_a_key(binlake: Binlake, guide: str,
     visits = exact["Details"][f"{database}.visits"]
     assert (visits["SourceRows"], visits["TargetRows"], visits["DifferingKeys"]) == (5, 4, 1)
     assert visits["Examples"] == [{"row": {"page": "b", "hits": 2, "note": "x"}}]
+
+
+@pytest.mark.parametrize(("sequence", "delimiter"), [("YYYYMMDD", "SLASH"), ("YYYYMMDDHH", "UNDERSCORE")])
+def test_date_partitioned_views_read_each_file_once(
+    binlake: Binlake, endpoints, admin, database: str, bucket: Path, sequence: str, delimiter: str
+) -> None:
+    """CDC files in date folders of two days: the change log holds each file's rows once, the current state
+    is the source's, and verify is exact; the views were crawled before any CDC file or date folder."""
+    create_sample(admin, database=database, customers=50, products=20, orders=300)
+    settings = target_settings(bucket, CdcMaxBatchInterval=0.2, DatePartitionEnabled=True,
+                               DatePartitionSequence=sequence, DatePartitionDelimiter=delimiter)  # fmt: skip
+    binlake.ok("create-endpoint", "--endpoint-identifier", "dated", "--endpoint-type", "target",
+               "--engine-name", "s3", "--s3-settings", settings)  # fmt: skip
+    create_cdc_task(binlake, "dated", database, target="dated")
+    start_detached(binlake, "dated")
+    wait_streaming(binlake, "dated")
+    binlake.ok("crawl", "--replication-task-arn", "dated")
+    orders = table_dir(bucket, database, "orders", "hub")
+    execute(admin, f"UPDATE `{database}`.orders SET quantity = quantity + 3 ORDER BY order_id LIMIT 40",
+            f"DELETE FROM `{database}`.orders ORDER BY order_id DESC LIMIT 25")  # fmt: skip
+    wait_caught_up(binlake, "dated", admin)
+    # The first day's files: moved to the day before, named for it (so they still sort first).
+    first_day = [p for p in orders.rglob("2*.parquet")]
+    assert first_day and all(p.parent != orders for p in first_day)
+    for path in first_day:
+        stamp = datetime.strptime(path.name[:8], "%Y%m%d") - timedelta(days=1)
+        folder = orders / date_partition(stamp.replace(hour=int(path.name[9:11])), sequence, delimiter)
+        folder.mkdir(parents=True, exist_ok=True)
+        path.rename(folder / (f"{stamp:%Y%m%d}" + path.name[8:]))
+    execute(admin, f"UPDATE `{database}`.orders SET status = 'shipped' ORDER BY order_id LIMIT 60",
+            f"INSERT INTO `{database}`.orders SELECT UUID(), customer_id, product_id, 1, unit_price, unit_price, "
+            f"'pending', order_date, NULL, NULL, NULL, updated_at FROM `{database}`.orders LIMIT 10")  # fmt: skip
+    wait_caught_up(binlake, "dated", admin)
+    files = sorted(orders.rglob("*.parquet"))
+    assert len({p.parent for p in files if p.name[0] == "2"}) == 2  # two date folders
+    written = sum(pq.read_metadata(p).num_rows for p in files)
+    catalog = db_name(database)
+    logged = binlake.ok("query", f"SELECT count(*) AS n FROM {catalog}.orders__changes", "--output", "json").json()
+    assert logged == [{"n": written}]
+    lake_matches_source(binlake, admin, database, "orders", "order_id", "quantity, status")
+    _, report = verify_json(binlake, "dated")
+    assert check(report, 4)["Passed"] is True, check(report, 4)
+    assert check(report, 4)["Details"][f"{database}.orders"]["SourceRows"] == 285
+    stop(binlake, "dated")
