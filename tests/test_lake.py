@@ -8,6 +8,7 @@ import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -435,3 +436,29 @@ def test_date_partitioned_views_read_each_file_once(
     assert check(report, 4)["Passed"] is True, check(report, 4)
     assert check(report, 4)["Details"][f"{database}.orders"]["SourceRows"] == 285
     stop(binlake, "dated")
+
+
+def test_a_view_that_cannot_follow_its_files_says_run_crawl(
+    binlake: Binlake, guide: str, admin, database: str, bucket: Path
+) -> None:
+    """A renamed key column cannot be followed by a view: it fails with 'run binlake crawl', never merges
+    wrong rows; so does a view of an older crawl that no longer binds."""
+    catalog = db_name(database)
+    binlake.ok("crawl", "--replication-task-arn", guide)
+    execute(admin, f"ALTER TABLE `{database}`.products CHANGE product_id pid CHAR(36) NOT NULL",
+            f"UPDATE `{database}`.products SET stock_quantity = 0 ORDER BY pid LIMIT 2")  # fmt: skip
+    wait_caught_up(binlake, guide, admin)
+    failed = binlake("query", f"SELECT count(*) FROM {catalog}.products")
+    assert_one_line_error(failed, "has no value in a primary key column", "run binlake crawl --replication-task-arn")
+    assert "check the SQL" not in failed.stderr
+    stop(binlake, guide)
+    import duckdb
+
+    old = bucket / "old.parquet"
+    pq.write_table(pa.table({"Op": ["I"], "customer_id": ["x"]}), old)
+    conn = duckdb.connect(str(binlake.state_dir / "catalog.duckdb"))
+    conn.execute(f"CREATE OR REPLACE VIEW {catalog}.customers AS SELECT \"Op\", customer_id FROM '{old}'")
+    conn.close()
+    pq.write_table(pa.table({"customer_id": ["x"]}), old)  # as a reload leaves it: no CDC file, no Op
+    failed = binlake("query", f"SELECT * FROM {catalog}.customers")
+    assert_one_line_error(failed, "Binder Error", f"{catalog}.customers no longer matches its files: run binlake crawl")

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from binlake.catalog.lake import Lake, LakeTable
-from binlake.catalog.sql import changes_sql, current_sql, ident, literal, multiset_sql, table_glob
+from binlake.catalog.sql import STALE, changes_sql, current_sql, ident, literal, multiset_sql, table_glob
 from binlake.errors import BinlakeError
 from binlake.state import endpoints as endpoints_api
 from binlake.state.store import StateStore
@@ -76,6 +76,30 @@ def open_catalog_for_queries(path: Path, store: StateStore) -> duckdb.DuckDBPyCo
     return conn
 
 
+def stale_view(conn: duckdb.DuckDBPyConnection, sql: str, message: str) -> str | None:
+    """After ``sql`` failed with ``message``: the fix when a catalog view it reads no longer matches its
+    table's files (a view of an older crawl, a key column renamed or dropped, a table folder emptied)."""
+    try:
+        rows = conn.execute(f"SELECT database, name, task FROM {META_SCHEMA}.tables").fetchall()
+    except duckdb.Error:
+        return None
+    for database, name, task in rows:
+        if name.lower() not in sql.lower():
+            continue
+        for view in (name, name + "__changes"):
+            if STALE in message:
+                broken = True
+            else:
+                try:
+                    conn.execute(f"SELECT * FROM {ident(database)}.{ident(view)} LIMIT 0")
+                    broken = False
+                except duckdb.Error:
+                    broken = True
+            if broken:
+                return f"the view {database}.{view} no longer matches its files: {STALE} --replication-task-arn {task}"
+    return None
+
+
 def crawl(lake: Lake, catalog: Path, database: str | None = None) -> list[CrawledTable]:
     crawled: list[CrawledTable] = []
     conn = open_catalog(catalog)
@@ -107,7 +131,7 @@ def _register(conn: duckdb.DuckDBPyConnection, lake: Lake, table: LakeTable, dat
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(database)}")
     conn.execute(f"CREATE OR REPLACE VIEW {changes_view} AS {changes}")
     key = [k for k in table.key if k in columns]
-    current = current_sql(changes_view, key) if key else multiset_sql(changes_view)
+    current = current_sql(changes_view, key, guard=True) if key else multiset_sql(changes_view)
     conn.execute(f"CREATE OR REPLACE VIEW {ident(database)}.{ident(name)} AS {current}")
     conn.execute(
         f"INSERT OR REPLACE INTO {META_SCHEMA}.tables VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -56,14 +56,29 @@ def changes_sql(paths: Sequence[str], columns: Sequence[str] | None = None) -> s
     )
 
 
-def current_sql(changes: str, key: Sequence[str]) -> str:
+STALE = "run binlake crawl"  # every error of a view that no longer matches its files says so
+KEY_MISSING = (
+    "a row of this table has no value in a primary key column the view was crawled with (the key column was "
+    f"renamed or dropped): {STALE}, and reload the table if its primary key changed"
+)
+
+
+def current_sql(changes: str, key: Sequence[str], guard: bool = False) -> str:
     """The current state from a change-log relation (a view name or a parenthesised query): each key's last
-    change, unless it is a delete. Every column of ``changes`` but the bookkeeping ones is kept."""
+    change, unless it is a delete. Every column of ``changes`` but the bookkeeping ones is kept.
+
+    With ``guard``, a row whose key is NULL (a primary key column is never NULL in the source, so the file
+    lacks the column: renamed or dropped after the crawl) fails the query with ``KEY_MISSING`` instead of
+    merging every such row as one key."""
     partition = ", ".join(ident(k) for k in key)
+    source = changes
+    if guard:
+        missing = " OR ".join(f"{ident(k)} IS NULL" for k in key)
+        source = f"(SELECT * FROM {changes} WHERE CASE WHEN {missing} THEN error({literal(KEY_MISSING)}) ELSE true END)"
     return (
         f'SELECT * EXCLUDE ("Op", {", ".join(BOOKKEEPING)}, _binlake_rank) FROM (SELECT *, row_number() OVER '
         f"(PARTITION BY {partition} ORDER BY _is_cdc DESC, _file DESC, _row DESC) AS _binlake_rank "
-        f"FROM {changes}) WHERE _binlake_rank = 1 AND \"Op\" <> 'D'"
+        f"FROM {source}) WHERE _binlake_rank = 1 AND \"Op\" <> 'D'"
     )
 
 
