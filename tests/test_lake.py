@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import random
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from binlake.config.mappings import PROBE_SCHEMA, TableMappings
 from binlake.sample import create_sample
 from binlake.sandbox import SandboxInfo
+from binlake.target.naming import date_partition
 from tests.conftest import Binlake, mappings
 from tests.lake import table_dir, target_settings, task_row, wait_for
 from tests.test_bad_input import assert_one_line_error
@@ -308,3 +311,154 @@ def test_lake_bad_input(binlake: Binlake, guide: str, database: str) -> None:
 def test_crawl_of_a_task_that_never_ran(binlake: Binlake, endpoints, database: str) -> None:
     create_cdc_task(binlake, "idle", database, target="lake")
     assert_one_line_error(binlake("crawl", "--replication-task-arn", "idle"), "has not replicated any table yet")
+
+
+def lake_matches_source(binlake: Binlake, admin, database: str, table: str, key: str, columns: str) -> None:
+    """The crawled current-state view holds exactly the source's rows (the given columns, as text)."""
+    sql = f"SELECT {key}, {columns} FROM {{db}}.{table} ORDER BY {key}"
+    lake = binlake.ok("query", sql.format(db=db_name(database)), "--output", "csv").stdout.splitlines()[1:]
+    source = [
+        ",".join("" if v is None else str(v) for v in row) for row in mysql_rows(admin, sql.format(db=f"`{database}`"))
+    ]
+    assert lake == source
+
+
+def test_views_never_go_stale(binlake: Binlake, guide: str, admin, database: str, bucket: Path) -> None:
+    """Views crawled before the first CDC file, a new column and a reload still give the source's rows."""
+    catalog = db_name(database)
+    binlake.ok("crawl", "--replication-task-arn", guide)
+    orders = table_dir(bucket, database, "orders", "hub")
+    assert not list(orders.rglob("2*.parquet"))  # no CDC file yet at crawl time
+    execute(admin, f"DELETE FROM `{database}`.orders ORDER BY order_id LIMIT 50",
+            f"UPDATE `{database}`.orders SET quantity = quantity + 7 ORDER BY order_id DESC LIMIT 9")  # fmt: skip
+    wait_caught_up(binlake, guide, admin)
+    count = binlake.ok("query", f"SELECT count(*) AS n FROM {catalog}.orders", "--output", "json").json()
+    assert count == [{"n": 350}]
+    lake_matches_source(binlake, admin, database, "orders", "order_id", "quantity, status")
+    # A column added after the crawl shows in the view, with its values.
+    execute(admin, f"ALTER TABLE `{database}`.products ADD COLUMN rating TINYINT",
+            f"UPDATE `{database}`.products SET rating = 5 ORDER BY product_id LIMIT 3")  # fmt: skip
+    wait_caught_up(binlake, guide, admin)
+    lake_matches_source(binlake, admin, database, "products", "product_id", "product_name, rating")
+    # A reload replaces the LOAD files (after changes made while stopped); the views read the new ones.
+    stop(binlake, guide)
+    execute(admin, f"DELETE FROM `{database}`.customers ORDER BY customer_id LIMIT 20",
+            f"UPDATE `{database}`.orders SET quantity = 1 ORDER BY order_id LIMIT 30")  # fmt: skip
+    start_detached(binlake, guide, "reload-target")
+    wait_streaming(binlake, guide)
+    wait_caught_up(binlake, guide, admin)
+    for table, key, columns in [("customers", "customer_id", "email, city"), ("orders", "order_id", "quantity"),
+                                ("products", "product_id", "product_name, rating")]:  # fmt: skip
+        lake_matches_source(binlake, admin, database, table, key, columns)
+    execute(admin, f"DELETE FROM `{database}`.orders ORDER BY order_id LIMIT 5")
+    wait_caught_up(binlake, guide, admin)
+    lake_matches_source(binlake, admin, database, "orders", "order_id", "quantity")
+    stop(binlake, guide)
+
+
+def test_verify_and_views_of_a_table_without_a_key(binlake: Binlake, guide: str, admin, database: str) -> None:
+    """A table without a primary key is its rows as a multiset: duplicates, updates and deletes pass."""
+    execute(
+        admin,
+        f"CREATE TABLE `{database}`.visits (page VARCHAR(20), hits INT, note TEXT)",
+        f"INSERT INTO `{database}`.visits VALUES ('a', 1, NULL), ('a', 1, NULL), ('a', 1, NULL), ('b', 2, 'x'), "
+        "('b', 2, 'x'), ('c', NULL, NULL)",
+    )
+    wait_for(lambda: "visits" in binlake.ok("describe-table-statistics", "--replication-task-arn", guide).stdout)
+    execute(
+        admin,
+        f"UPDATE `{database}`.visits SET hits = 9 WHERE page = 'a' LIMIT 1",
+        f"DELETE FROM `{database}`.visits WHERE page = 'b' LIMIT 1",
+        f"UPDATE `{database}`.visits SET note = 'y' WHERE page = 'c'",
+        f"INSERT INTO `{database}`.visits VALUES ('a', 1, NULL)",
+        f"DELETE FROM `{database}`.visits WHERE page = 'a' AND hits = 1 LIMIT 2",
+    )
+    wait_caught_up(binlake, guide, admin)
+    binlake.ok("crawl", "--replication-task-arn", guide)
+    sql = "SELECT page, hits, note FROM {db}.visits ORDER BY page, hits, note"
+    lake = binlake.ok("query", sql.format(db=db_name(database)), "--output", "json").json()
+    source = mysql_rows(admin, sql.format(db=f"`{database}`"))
+    assert [tuple(r.values()) for r in lake] == source and len(source) == 4
+    code, report = verify_json(binlake, guide)
+    exact = check(report, 4)
+    assert exact["Passed"] is True, exact
+    assert exact["Details"][f"{database}.visits"]["SourceRows"] == 4
+    # A real difference (one duplicate more in the source, while stopped) is reported, row by row.
+    stop(binlake, guide)
+    execute(admin, f"INSERT INTO `{database}`.visits VALUES ('b', 2, 'x')")
+    code, report = verify_json(binlake, guide)
+    exact = check(report, 4)
+    assert code == 1 and exact["Passed"] is False
+    visits = exact["Details"][f"{database}.visits"]
+    assert (visits["SourceRows"], visits["TargetRows"], visits["DifferingKeys"]) == (5, 4, 1)
+    assert visits["Examples"] == [{"row": {"page": "b", "hits": 2, "note": "x"}}]
+
+
+@pytest.mark.parametrize(("sequence", "delimiter"), [("YYYYMMDD", "SLASH"), ("YYYYMMDDHH", "UNDERSCORE")])
+def test_date_partitioned_views_read_each_file_once(
+    binlake: Binlake, endpoints, admin, database: str, bucket: Path, sequence: str, delimiter: str
+) -> None:
+    """CDC files in date folders of two days: the change log holds each file's rows once, the current state
+    is the source's, and verify is exact; the views were crawled before any CDC file or date folder."""
+    create_sample(admin, database=database, customers=50, products=20, orders=300)
+    settings = target_settings(bucket, CdcMaxBatchInterval=0.2, DatePartitionEnabled=True,
+                               DatePartitionSequence=sequence, DatePartitionDelimiter=delimiter)  # fmt: skip
+    binlake.ok("create-endpoint", "--endpoint-identifier", "dated", "--endpoint-type", "target",
+               "--engine-name", "s3", "--s3-settings", settings)  # fmt: skip
+    create_cdc_task(binlake, "dated", database, target="dated")
+    start_detached(binlake, "dated")
+    wait_streaming(binlake, "dated")
+    binlake.ok("crawl", "--replication-task-arn", "dated")
+    orders = table_dir(bucket, database, "orders", "hub")
+    execute(admin, f"UPDATE `{database}`.orders SET quantity = quantity + 3 ORDER BY order_id LIMIT 40",
+            f"DELETE FROM `{database}`.orders ORDER BY order_id DESC LIMIT 25")  # fmt: skip
+    wait_caught_up(binlake, "dated", admin)
+    # The first day's files: moved to the day before, named for it (so they still sort first).
+    first_day = [p for p in orders.rglob("2*.parquet")]
+    assert first_day and all(p.parent != orders for p in first_day)
+    for path in first_day:
+        stamp = datetime.strptime(path.name[:8], "%Y%m%d") - timedelta(days=1)
+        folder = orders / date_partition(stamp.replace(hour=int(path.name[9:11])), sequence, delimiter)
+        folder.mkdir(parents=True, exist_ok=True)
+        path.rename(folder / (f"{stamp:%Y%m%d}" + path.name[8:]))
+    execute(admin, f"UPDATE `{database}`.orders SET status = 'shipped' ORDER BY order_id LIMIT 60",
+            f"INSERT INTO `{database}`.orders SELECT UUID(), customer_id, product_id, 1, unit_price, unit_price, "
+            f"'pending', order_date, NULL, NULL, NULL, updated_at FROM `{database}`.orders LIMIT 10")  # fmt: skip
+    wait_caught_up(binlake, "dated", admin)
+    files = sorted(orders.rglob("*.parquet"))
+    assert len({p.parent for p in files if p.name[0] == "2"}) == 2  # two date folders
+    written = sum(pq.read_metadata(p).num_rows for p in files)
+    catalog = db_name(database)
+    logged = binlake.ok("query", f"SELECT count(*) AS n FROM {catalog}.orders__changes", "--output", "json").json()
+    assert logged == [{"n": written}]
+    lake_matches_source(binlake, admin, database, "orders", "order_id", "quantity, status")
+    _, report = verify_json(binlake, "dated")
+    assert check(report, 4)["Passed"] is True, check(report, 4)
+    assert check(report, 4)["Details"][f"{database}.orders"]["SourceRows"] == 285
+    stop(binlake, "dated")
+
+
+def test_a_view_that_cannot_follow_its_files_says_run_crawl(
+    binlake: Binlake, guide: str, admin, database: str, bucket: Path
+) -> None:
+    """A renamed key column cannot be followed by a view: it fails with 'run binlake crawl', never merges
+    wrong rows; so does a view of an older crawl that no longer binds."""
+    catalog = db_name(database)
+    binlake.ok("crawl", "--replication-task-arn", guide)
+    execute(admin, f"ALTER TABLE `{database}`.products CHANGE product_id pid CHAR(36) NOT NULL",
+            f"UPDATE `{database}`.products SET stock_quantity = 0 ORDER BY pid LIMIT 2")  # fmt: skip
+    wait_caught_up(binlake, guide, admin)
+    failed = binlake("query", f"SELECT count(*) FROM {catalog}.products")
+    assert_one_line_error(failed, "has no value in a primary key column", "run binlake crawl --replication-task-arn")
+    assert "check the SQL" not in failed.stderr
+    stop(binlake, guide)
+    import duckdb
+
+    old = bucket / "old.parquet"
+    pq.write_table(pa.table({"Op": ["I"], "customer_id": ["x"]}), old)
+    conn = duckdb.connect(str(binlake.state_dir / "catalog.duckdb"))
+    conn.execute(f"CREATE OR REPLACE VIEW {catalog}.customers AS SELECT \"Op\", customer_id FROM '{old}'")
+    conn.close()
+    pq.write_table(pa.table({"customer_id": ["x"]}), old)  # as a reload leaves it: no CDC file, no Op
+    failed = binlake("query", f"SELECT * FROM {catalog}.customers")
+    assert_one_line_error(failed, "Binder Error", f"{catalog}.customers no longer matches its files: run binlake crawl")

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from binlake.catalog.crawler import open_catalog_for_queries
+from binlake.catalog.crawler import open_catalog_for_queries, stale_view
 from binlake.errors import BinlakeError
 from binlake.state.store import StateStore
 
@@ -22,8 +22,7 @@ def run_query(catalog: Path, sql: str, store: StateStore) -> pa.Table:
         return fetch()
     except duckdb.Error as exc:
         message = " ".join(str(exc).split())
-        raise BinlakeError(
-            f"query failed: {message}", fix="check the SQL; binlake query 'SHOW ALL TABLES' lists tables"
-        ) from None
+        fix = stale_view(conn, sql, message) or "check the SQL; binlake query 'SHOW ALL TABLES' lists tables"
+        raise BinlakeError(f"query failed: {message}", fix=fix) from None
     finally:
         conn.close()

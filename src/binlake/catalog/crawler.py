@@ -2,9 +2,11 @@
 
 For each replicated table it creates two views in the catalog database (``ecommerce_db`` for
 ``ecommerce_platform`` by default): ``<table>`` is the current state, ``<table>__changes`` the change log
-with ``Op`` and commit order. The views read the files by glob, so new CDC files show up at once; crawl
-again after a schema change so the views list the new columns. The catalog is a plain DuckDB file: the
-duckdb CLI or Python can open it as well.
+with ``Op`` and commit order (a table without a primary key: its rows as a multiset). The views read the
+table's folder by one glob and its columns by ``*`` when queried, so they never go stale: new CDC files,
+date-partition folders, a reload's new LOAD files and columns added later show up at once, and ``Op`` is
+typed even before the first CDC file exists. Crawl again only for a new table. The catalog is a plain
+DuckDB file: the duckdb CLI or Python can open it as well.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from binlake.catalog.lake import Lake, LakeTable
-from binlake.catalog.sql import changes_sql, current_sql, glob_escape, ident, literal
+from binlake.catalog.sql import STALE, changes_sql, current_sql, ident, literal, multiset_sql, table_glob
 from binlake.errors import BinlakeError
 from binlake.state import endpoints as endpoints_api
 from binlake.state.store import StateStore
@@ -74,6 +76,30 @@ def open_catalog_for_queries(path: Path, store: StateStore) -> duckdb.DuckDBPyCo
     return conn
 
 
+def stale_view(conn: duckdb.DuckDBPyConnection, sql: str, message: str) -> str | None:
+    """After ``sql`` failed with ``message``: the fix when a catalog view it reads no longer matches its
+    table's files (a view of an older crawl, a key column renamed or dropped, a table folder emptied)."""
+    try:
+        rows = conn.execute(f"SELECT database, name, task FROM {META_SCHEMA}.tables").fetchall()
+    except duckdb.Error:
+        return None
+    for database, name, task in rows:
+        if name.lower() not in sql.lower():
+            continue
+        for view in (name, name + "__changes"):
+            if STALE in message:
+                broken = True
+            else:
+                try:
+                    conn.execute(f"SELECT * FROM {ident(database)}.{ident(view)} LIMIT 0")
+                    broken = False
+                except duckdb.Error:
+                    broken = True
+            if broken:
+                return f"the view {database}.{view} no longer matches its files: {STALE} --replication-task-arn {task}"
+    return None
+
+
 def crawl(lake: Lake, catalog: Path, database: str | None = None) -> list[CrawledTable]:
     crawled: list[CrawledTable] = []
     conn = open_catalog(catalog)
@@ -99,18 +125,14 @@ def _register(conn: duckdb.DuckDBPyConnection, lake: Lake, table: LakeTable, dat
     schema = lake.schema(table)
     columns = [f.name for f in schema if f.name != "Op"]
     location = lake.duckdb_path(table.prefix)
-    pattern = glob_escape(location)  # a name's glob characters never widen what the view reads
-    paths = [f"{pattern}/*.parquet"]
-    if lake.settings.DatePartitionEnabled:
-        paths.append(f"{pattern}/**/*.parquet")
-    changes = changes_sql(paths, columns, "Op" in schema.names)
+    changes = changes_sql([table_glob(location)])
     name = table.table
+    changes_view = f"{ident(database)}.{ident(name + '__changes')}"
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(database)}")
-    conn.execute(f"CREATE OR REPLACE VIEW {ident(database)}.{ident(name + '__changes')} AS {changes}")
+    conn.execute(f"CREATE OR REPLACE VIEW {changes_view} AS {changes}")
     key = [k for k in table.key if k in columns]
-    if key:
-        current = current_sql(f"{ident(database)}.{ident(name + '__changes')}", columns, key)
-        conn.execute(f"CREATE OR REPLACE VIEW {ident(database)}.{ident(name)} AS {current}")
+    current = current_sql(changes_view, key, guard=True) if key else multiset_sql(changes_view)
+    conn.execute(f"CREATE OR REPLACE VIEW {ident(database)}.{ident(name)} AS {current}")
     conn.execute(
         f"INSERT OR REPLACE INTO {META_SCHEMA}.tables VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -126,7 +148,7 @@ def _register(conn: duckdb.DuckDBPyConnection, lake: Lake, table: LakeTable, dat
             lake.endpoint,
         ],
     )
-    return CrawledTable(database, name, location, columns, key, len(table.files), bool(key))
+    return CrawledTable(database, name, location, columns, key, len(table.files), True)
 
 
 def athena_ddl(lake: Lake, database: str | None = None) -> str:

@@ -28,25 +28,66 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def changes_sql(paths: Sequence[str], columns: Sequence[str], has_op: bool) -> str:
-    """The change log of one table: ``Op`` (LOAD rows are 'I'), its columns, and ordering columns."""
+def table_glob(location: str) -> str:
+    """Every file of a table folder, once: ``**`` matches zero or more folders, so the table's own LOAD and
+    CDC files and those in date-partition folders (``DatePartitionEnabled``, any depth) are one pattern. A
+    second ``*.parquet`` pattern would read the top-level files twice."""
+    return f"{glob_escape(location)}/**/*.parquet"
+
+
+def changes_sql(paths: Sequence[str], columns: Sequence[str] | None = None) -> str:
+    """The change log of one table: ``Op`` (LOAD rows are 'I'), its columns, and ordering columns.
+
+    With ``columns`` None the columns are the files' columns at query time (``*``), so a view of it shows a
+    column added later. ``Op`` comes from a typed empty relation united by name with the files, so the SQL
+    binds whether or not any CDC file (the only files with ``Op``) exists yet.
+    """
     sources = "[" + ", ".join(literal(p) for p in paths) + "]"
-    op = "COALESCE(\"Op\", 'I')" if has_op else "'I'"
-    selected = ", ".join(ident(c) for c in columns)
+    if columns is None:
+        selected = '* EXCLUDE ("Op", filename, file_row_number)'
+    else:
+        selected = ", ".join(ident(c) for c in columns)
+    name = "regexp_extract(filename, '[^/]+$')"
     return (
-        f'SELECT {op} AS "Op", {selected}, '
-        "NOT starts_with(regexp_extract(filename, '[^/]+$'), 'LOAD') AS _is_cdc, "
-        "regexp_extract(filename, '[^/]+$') AS _file, file_row_number AS _row "
-        f"FROM read_parquet({sources}, filename = true, file_row_number = true, union_by_name = true)"
+        f'SELECT COALESCE("Op", \'I\') AS "Op", {selected}, '
+        f"NOT starts_with({name}, 'LOAD') AS _is_cdc, {name} AS _file, file_row_number AS _row "
+        f'FROM (SELECT NULL::VARCHAR AS "Op" WHERE false UNION ALL BY NAME '
+        f"SELECT * FROM read_parquet({sources}, filename = true, file_row_number = true, union_by_name = true))"
     )
 
 
-def current_sql(changes: str, columns: Sequence[str], key: Sequence[str]) -> str:
-    """The current state from a change-log relation (a view name or a parenthesised query)."""
-    selected = ", ".join(ident(c) for c in columns)
+STALE = "run binlake crawl"  # every error of a view that no longer matches its files says so
+KEY_MISSING = (
+    "a row of this table has no value in a primary key column the view was crawled with (the key column was "
+    f"renamed or dropped): {STALE}, and reload the table if its primary key changed"
+)
+
+
+def current_sql(changes: str, key: Sequence[str], guard: bool = False) -> str:
+    """The current state from a change-log relation (a view name or a parenthesised query): each key's last
+    change, unless it is a delete. Every column of ``changes`` but the bookkeeping ones is kept.
+
+    With ``guard``, a row whose key is NULL (a primary key column is never NULL in the source, so the file
+    lacks the column: renamed or dropped after the crawl) fails the query with ``KEY_MISSING`` instead of
+    merging every such row as one key."""
     partition = ", ".join(ident(k) for k in key)
+    source = changes
+    if guard:
+        missing = " OR ".join(f"{ident(k)} IS NULL" for k in key)
+        source = f"(SELECT * FROM {changes} WHERE CASE WHEN {missing} THEN error({literal(KEY_MISSING)}) ELSE true END)"
     return (
-        f"SELECT {selected} FROM (SELECT *, row_number() OVER (PARTITION BY {partition} "
-        f"ORDER BY _is_cdc DESC, _file DESC, _row DESC) AS _binlake_rank FROM {changes}) "
-        "WHERE _binlake_rank = 1 AND \"Op\" <> 'D'"
+        f'SELECT * EXCLUDE ("Op", {", ".join(BOOKKEEPING)}, _binlake_rank) FROM (SELECT *, row_number() OVER '
+        f"(PARTITION BY {partition} ORDER BY _is_cdc DESC, _file DESC, _row DESC) AS _binlake_rank "
+        f"FROM {source}) WHERE _binlake_rank = 1 AND \"Op\" <> 'D'"
+    )
+
+
+def multiset_sql(changes: str) -> str:
+    """The current state of a table without a primary key, as a multiset of whole rows: LOAD rows and every
+    insert or update after image count +1, every delete before image -1 (an update of such a table is
+    written as the delete of its before image and the insert of its after image). Order does not matter."""
+    return (
+        f'SELECT * EXCLUDE (_binlake_n, _binlake_i) FROM (SELECT * EXCLUDE ("Op", {", ".join(BOOKKEEPING)}), '
+        "sum(CASE WHEN \"Op\" = 'D' THEN -1 ELSE 1 END)::BIGINT AS _binlake_n "
+        f"FROM {changes} GROUP BY ALL) AS _binlake_rows, range(_binlake_rows._binlake_n) AS _binlake_copies(_binlake_i)"
     )

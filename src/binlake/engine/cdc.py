@@ -459,8 +459,9 @@ class CdcRunner:
                     key = route.primary_key
                     for i in range(0, len(rows), 2):
                         before, after = rows[i], rows[i + 1]
-                        if key and any(before[k] != after[k] for k in key):
-                            # A key change: the old key's row is gone, so merging by key needs a delete.
+                        if not key or any(before[k] != after[k] for k in key):
+                            # A key change (without a key, the whole row is the key): the old row is gone, so
+                            # merging needs a delete.
                             if not no_deletes:
                                 pending.add("D", ts, before)
                             pending.add("I", ts, after)

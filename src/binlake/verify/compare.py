@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from binlake.capture.snapshot import read_batches, start_consistent_snapshot
 from binlake.catalog.lake import Lake, LakeTable, list_files
-from binlake.catalog.sql import changes_sql, current_sql, ident, literal
+from binlake.catalog.sql import changes_sql, current_sql, ident, literal, multiset_sql
 from binlake.changes import COMMITS_METADATA
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
@@ -174,7 +174,7 @@ def _load_target(
         selected = ", ".join(f"NULL AS {ident(n)}" for n in names)
         db.execute(f"CREATE TABLE target AS SELECT {selected} LIMIT 0")
         return
-    changes = changes_sql(paths, data_columns, "Op" in columns)
+    changes = changes_sql(paths, data_columns)
     limits = " UNION ALL ".join(f"SELECT {literal(p.rpartition('/')[2])} AS _file, {n} AS _limit" for p, n in cuts)
     if limits:
         changes = (
@@ -182,10 +182,7 @@ def _load_target(
             "WHERE NOT c._is_cdc OR c._row < l._limit"
         )
     key = [k for k in table.key if k in data_columns]
-    if key:
-        current = current_sql(f"({changes})", data_columns, key)
-    else:
-        current = f"SELECT {', '.join(ident(c) for c in data_columns)} FROM ({changes}) WHERE \"Op\" <> 'D'"
+    current = current_sql(f"({changes})", key) if key else multiset_sql(f"({changes})")
     db.execute(f"CREATE TABLE target AS {current}")
 
 
