@@ -199,7 +199,7 @@ def test_full_load_rides_out_a_source_restart(binlake: Binlake, own_sandbox: San
     admin.close()
     box.stop()
     box.start()
-    wait_for(lambda: task_row(binlake.state_dir, "loader")["status"] != "running", timeout=60, what="task ended")
+    wait_for(lambda: task_row(binlake.state_dir, "loader")["status"] != "running", timeout=180, what="task ended")
     row = task_row(binlake.state_dir, "loader")
     assert (row["status"], row["stop_reason"]) == ("stopped", "FULL_LOAD_ONLY_FINISHED"), row["last_failure_message"]
     assert statistics(binlake.state_dir, "loader")["items"]["full_load_rows"] == 20000
