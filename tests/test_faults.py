@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import MySQLdb
 import pytest
@@ -34,6 +35,23 @@ def own_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     box.start()
     yield box
     box.destroy()
+
+
+def create_endpoints(binlake: Binlake, box: Sandbox, tmp_path: Path, **target: Any) -> Path:
+    """Source endpoint ``src`` on ``box`` and a local target ``lake``; returns the bucket directory."""
+    info = box.info()
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    binlake.ok(
+        "create-endpoint", "--endpoint-identifier", "src", "--endpoint-type", "source", "--engine-name", "mariadb",
+        "--server-name", info.host, "--port", str(info.port), "--username", info.user,
+        "--password-file", info.password_file,
+    )  # fmt: skip
+    binlake.ok(
+        "create-endpoint", "--endpoint-identifier", "lake", "--endpoint-type", "target", "--engine-name", "s3",
+        "--s3-settings", target_settings(bucket, **target),
+    )  # fmt: skip
+    return bucket
 
 
 def test_error_behavior_defaults_and_waits_follow_dms() -> None:
@@ -94,18 +112,7 @@ def test_task_rides_out_source_restarts_and_an_outage(binlake: Binlake, own_sand
     cur.execute(f"CREATE TABLE {schema}.accounts (id INT PRIMARY KEY, version INT NOT NULL)")
     cur.execute(f"INSERT INTO {schema}.accounts SELECT seq, 0 FROM {schema}.seq_1_to_2000")
     admin.close()
-    info = box.info()
-    bucket = tmp_path / "bucket"
-    bucket.mkdir()
-    binlake.ok(
-        "create-endpoint", "--endpoint-identifier", "src", "--endpoint-type", "source", "--engine-name", "mariadb",
-        "--server-name", info.host, "--port", str(info.port), "--username", info.user,
-        "--password-file", info.password_file,
-    )  # fmt: skip
-    binlake.ok(
-        "create-endpoint", "--endpoint-identifier", "lake", "--endpoint-type", "target", "--engine-name", "s3",
-        "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.2),
-    )  # fmt: skip
+    bucket = create_endpoints(binlake, box, tmp_path, CdcMaxBatchInterval=0.2)
     settings = {
         "ErrorBehavior": {
             "RecoverableErrorInterval": 1,
@@ -175,18 +182,7 @@ def test_full_load_rides_out_a_source_restart(binlake: Binlake, own_sandbox: San
     cur.execute("CREATE DATABASE shop")
     cur.execute("CREATE TABLE shop.items (id INT PRIMARY KEY, v INT)")
     cur.execute("INSERT INTO shop.items SELECT seq, seq FROM shop.seq_1_to_20000")
-    info = box.info()
-    bucket = tmp_path / "bucket"
-    bucket.mkdir()
-    binlake.ok(
-        "create-endpoint", "--endpoint-identifier", "src", "--endpoint-type", "source", "--engine-name", "mariadb",
-        "--server-name", info.host, "--port", str(info.port), "--username", info.user,
-        "--password-file", info.password_file,
-    )  # fmt: skip
-    binlake.ok(
-        "create-endpoint", "--endpoint-identifier", "lake", "--endpoint-type", "target", "--engine-name", "s3",
-        "--s3-settings", target_settings(bucket),
-    )  # fmt: skip
+    bucket = create_endpoints(binlake, box, tmp_path)
     binlake.ok(
         "create-replication-task", "--replication-task-identifier", "loader", "--source-endpoint-arn", "src",
         "--target-endpoint-arn", "lake", "--migration-type", "full-load", "--table-mappings", mappings("shop"),

@@ -16,7 +16,6 @@ from binlake.capture.binlog.rows import ColumnSpec, build_arrays
 from binlake.dms_columns import with_dms_columns
 from binlake.position import BinlogPosition
 
-TIMESTAMP = pa.timestamp("us")
 # Parquet key-value metadata of a CDC file: [[rows so far, binlog file, log_pos], ...] at each COMMIT.
 COMMITS_METADATA = "binlake.commits"
 
@@ -54,9 +53,6 @@ class TableChanges:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     # (rows so far, commit position) at the end of each transaction: lets a reader cut a file at a position
     commits: list[tuple[int, BinlogPosition]] = field(default_factory=list)
-    inserts: int = 0
-    updates: int = 0
-    deletes: int = 0
 
     def add(self, op: str, commit_time: int, row: tuple[Any, ...]) -> None:
         self.ops.append(op)
