@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,6 +15,7 @@ from binlake.config.endpoint import read_json_argument
 from binlake.config.filters import keep, parse_filters
 from binlake.dms import StartType
 from binlake.engine import task as engine
+from binlake.engine.detach import start_detached
 from binlake.engine.lifecycle import new_task
 from binlake.errors import BinlakeError
 from binlake.state import tasks as tasks_api
@@ -218,48 +217,9 @@ def start_replication_task(
 def _start_detached(
     state_dir: Path, store: StateStore, identifier: str, start_type: StartType, output: Output, flags: list[str]
 ) -> None:
-    task = tasks_api.refresh(store, tasks_api.get(store, identifier))
-    if task.status in engine.ACTIVE:
-        raise BinlakeError(
-            f"replication task {identifier} is already {task.status} (process {task.pid})",
-            fix=f"stop-replication-task --replication-task-arn {identifier} first",
-        )
-    log_path = engine.task_dir(store, identifier) / "process.out"
-    with open(log_path, "ab") as log:
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "binlake",
-                "--state-dir",
-                str(state_dir),
-                "start-replication-task",
-                "--replication-task-arn",
-                identifier,
-                "--start-replication-task-type",
-                start_type.value,
-                "--quiet",
-                *flags,
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            env={**os.environ, "BINLAKE_DETACHED": "1"},
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        task = tasks_api.get(store, identifier)
-        if task.pid == child.pid or child.poll() is not None:
-            break
-        time.sleep(0.1)
-    if child.poll() not in (None, 0):
-        task = tasks_api.get(store, identifier)
-        raise BinlakeError(
-            f"replication task {identifier} failed to start: {task.last_failure_message or 'see ' + str(log_path)}"
-        )
+    task, pid, log_path = start_detached(state_dir, store, identifier, start_type, flags)
     if output == Output.json:
         render({"ReplicationTask": _describe(store, task)}, output, "")
     else:
-        console.print(f"Replication task {identifier} started in the background (process {child.pid}); log: {log_path}")
+        console.print(f"Replication task {identifier} started in the background (process {pid}); log: {log_path}")
     err_console.file.flush()
