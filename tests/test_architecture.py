@@ -42,6 +42,7 @@ FORBIDDEN = {
     "query": {"engine", "cli"},
     "verify": {"engine", "cli"},
     "monitor": {"engine", "cli"},
+    "api": {"cli"},
 }
 
 

@@ -84,9 +84,9 @@ def _register() -> None:
     global _registered
     if _registered:
         return
-    from binlake.cli.commands import endpoints, lake, monitor, not_here, sandbox, tasks
+    from binlake.cli.commands import api, endpoints, lake, monitor, not_here, sandbox, tasks
 
-    for module in (endpoints, tasks, lake, monitor, sandbox, not_here):
+    for module in (endpoints, tasks, lake, monitor, sandbox, not_here, api):
         module.register(app)
     _registered = True
 

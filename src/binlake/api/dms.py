@@ -1,0 +1,301 @@
+"""DMS operations (``AmazonDMSv20160101.<Operation>``) over binlake's endpoints, tasks, statistics and events.
+
+Each operation takes the request's JSON and returns the response's, in DMS's field names. Lookups come first,
+so a missing task or endpoint is ``ResourceNotFoundFault`` and a task in the wrong state
+``InvalidResourceStateFault``, as DMS answers; any other refusal from binlake is ``InvalidParameterValueException``
+with binlake's one-line cause and fix.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from binlake.api import shapes
+from binlake.api.arns import ENDPOINT, TASK, Arns, identifier
+from binlake.api.faults import ApiError, already_exists, bad_parameter, bad_state, not_found
+from binlake.config.endpoint import new_endpoint
+from binlake.dms import StartType
+from binlake.engine import task as engine
+from binlake.engine.connectivity import test_endpoint
+from binlake.engine.detach import start_detached
+from binlake.engine.lifecycle import new_task
+from binlake.errors import BinlakeError
+from binlake.monitor import events as events_api
+from binlake.source.connection import endpoint_address
+from binlake.state import endpoints as endpoints_api
+from binlake.state import tasks as tasks_api
+from binlake.state.store import StateStore
+
+Params = dict[str, Any]
+TASK_FILTERS = {
+    "replication-task-arn": TASK,
+    "replication-task-id": None,
+    "migration-type": None,
+    "endpoint-arn": ENDPOINT,
+}
+ENDPOINT_FILTERS = {"endpoint-arn": ENDPOINT, "endpoint-id": None, "endpoint-type": None, "engine-name": None}
+TABLE_FILTERS = {"schema-name": None, "table-name": None, "table-state": None}
+CONNECTION_FILTERS = {"endpoint-arn": ENDPOINT, "replication-instance-arn": None}
+
+
+def filters(params: Params, allowed: dict[str, str | None]) -> dict[str, set[str]]:
+    """DMS's ``Filters`` ([{Name, Values}]) as name -> values; ARN values become identifiers."""
+    parsed: dict[str, set[str]] = {}
+    for item in params.get("Filters") or []:
+        name = item.get("Name", "")
+        if name not in allowed:
+            raise bad_parameter(f"Filter name {name!r} is not valid here; use one of {', '.join(allowed)}")
+        kind = allowed[name]
+        values = {identifier(v, kind) if kind else v for v in item.get("Values") or []}
+        parsed.setdefault(name, set()).update(values)
+    return parsed
+
+
+def _keep(wanted: dict[str, set[str]], fields: dict[str, str]) -> bool:
+    return all(fields.get(name) in values for name, values in wanted.items())
+
+
+class DmsOperations:
+    OPERATIONS = frozenset(
+        {
+            "CreateEndpoint",
+            "DescribeEndpoints",
+            "DeleteEndpoint",
+            "TestConnection",
+            "DescribeConnections",
+            "CreateReplicationTask",
+            "DescribeReplicationTasks",
+            "StartReplicationTask",
+            "StopReplicationTask",
+            "DeleteReplicationTask",
+            "DescribeTableStatistics",
+            "DescribeEvents",
+        }
+    )
+
+    def __init__(self, store: StateStore, state_dir: Path) -> None:
+        self.store = store
+        self.state_dir = state_dir
+        self.connections: dict[str, dict[str, Any]] = {}  # test-connection results, by endpoint
+        self._lock = threading.Lock()
+
+    # -- lookups ------------------------------------------------------------
+    def _task(self, arn: str) -> tasks_api.ReplicationTask:
+        name = identifier(arn or "", TASK)
+        if not self.store.query("SELECT 1 FROM tasks WHERE identifier = ?", (name,)):
+            raise not_found(f"Replication task {arn} not found")
+        return tasks_api.refresh(self.store, tasks_api.get(self.store, name))
+
+    def _endpoint(self, arn: str) -> str:
+        name = identifier(arn or "", ENDPOINT)
+        if not any(e.EndpointIdentifier == name for e in endpoints_api.list_all(self.store)):
+            raise not_found(f"Endpoint {arn} not found")
+        return name
+
+    def _task_shape(self, task: tasks_api.ReplicationTask, arns: Arns) -> Params:
+        task = tasks_api.refresh(self.store, task)
+        return shapes.task(tasks_api.describe(task, tasks_api.table_statistics(self.store, task.identifier)), arns)
+
+    # -- endpoints ----------------------------------------------------------
+    def create_endpoint(self, params: Params, arns: Arns) -> Params:
+        name = params.get("EndpointIdentifier", "")
+        if any(e.EndpointIdentifier == name for e in endpoints_api.list_all(self.store)):
+            raise already_exists(f"Endpoint {name} already exists")
+        if params.get("Password"):
+            raise bad_parameter(
+                "binlake stores no passwords: leave Password out and pass MySQLSettings.SecretsManagerSecretId "
+                "as env:VARIABLE or file:/path (where the API server reads the password)"
+            )
+        secret_ref = (params.get("MySQLSettings") or {}).get("SecretsManagerSecretId", "")
+        s3_settings = params.get("S3Settings")
+        with _as_parameter_error():
+            endpoint = new_endpoint(
+                name,
+                params.get("EndpointType", ""),
+                params.get("EngineName", ""),
+                server_name=params.get("ServerName", ""),
+                port=int(params.get("Port") or 0),
+                username=params.get("Username", ""),
+                database_name=params.get("DatabaseName", ""),
+                ssl_mode=params.get("SslMode", "none"),
+                certificate=params.get("CertificateArn", ""),
+                password_ref=secret_ref,
+                s3_settings=json.dumps(s3_settings) if s3_settings else "",
+            )
+            endpoints_api.create(self.store, endpoint)
+        return {"Endpoint": shapes.endpoint(endpoint.describe(), arns)}
+
+    def describe_endpoints(self, params: Params, arns: Arns) -> Params:
+        wanted = filters(params, ENDPOINT_FILTERS)
+        if "endpoint-type" in wanted:
+            wanted["endpoint-type"] = {v.lower() for v in wanted["endpoint-type"]}
+        found = [
+            shapes.endpoint(e.describe(), arns)
+            for e in endpoints_api.list_all(self.store)
+            if _keep(
+                wanted,
+                {
+                    "endpoint-arn": e.EndpointIdentifier,
+                    "endpoint-id": e.EndpointIdentifier,
+                    "endpoint-type": e.EndpointType,
+                    "engine-name": e.EngineName,
+                },
+            )
+        ]
+        if wanted and not found:
+            raise not_found("No endpoints found matching provided filters")
+        return {"Endpoints": found}
+
+    def delete_endpoint(self, params: Params, arns: Arns) -> Params:
+        name = self._endpoint(params.get("EndpointArn", ""))
+        with _as_fault(bad_state):
+            endpoint = endpoints_api.delete(self.store, name)
+        self.connections.pop(name, None)
+        return {"Endpoint": {**shapes.endpoint(endpoint.describe(), arns), "Status": "deleting"}}
+
+    def test_connection(self, params: Params, arns: Arns) -> Params:
+        name = self._endpoint(params.get("EndpointArn", ""))
+        endpoint = endpoints_api.get(self.store, name)
+        try:
+            address = endpoint_address(endpoint) if endpoint.is_source else None
+            result = test_endpoint(endpoint, address).describe()["Connection"]
+        except BinlakeError as exc:  # the password's file or variable is missing: a failed test, as in DMS
+            result = {"EndpointIdentifier": name, "Status": "failed", "LastFailureMessage": str(exc)}
+        assert isinstance(result, dict)
+        shape = shapes.connection(result, arns)
+        with self._lock:
+            self.connections[name] = shape
+        return {"Connection": shape}
+
+    def describe_connections(self, params: Params, arns: Arns) -> Params:
+        wanted = filters(params, CONNECTION_FILTERS)
+        wanted.pop("replication-instance-arn", None)
+        with self._lock:
+            found = [c for name, c in sorted(self.connections.items()) if _keep(wanted, {"endpoint-arn": name})]
+        return {"Connections": found}
+
+    # -- tasks --------------------------------------------------------------
+    def create_replication_task(self, params: Params, arns: Arns) -> Params:
+        name = params.get("ReplicationTaskIdentifier", "")
+        if self.store.query("SELECT 1 FROM tasks WHERE identifier = ?", (name,)):
+            raise already_exists(f"Replication task {name} already exists")
+        source = self._endpoint(params.get("SourceEndpointArn", ""))
+        target = self._endpoint(params.get("TargetEndpointArn", ""))
+        with _as_parameter_error():
+            task = new_task(
+                self.store,
+                name,
+                source,
+                target,
+                params.get("MigrationType", ""),
+                params.get("TableMappings", ""),
+                params.get("ReplicationTaskSettings", ""),
+            )
+        return {"ReplicationTask": self._task_shape(task, arns)}
+
+    def describe_replication_tasks(self, params: Params, arns: Arns) -> Params:
+        wanted = filters(params, TASK_FILTERS)
+        endpoint_filter = wanted.pop("endpoint-arn", None)
+        found = []
+        for task in tasks_api.list_all(self.store):
+            if endpoint_filter and not endpoint_filter & {task.source_endpoint, task.target_endpoint}:
+                continue
+            fields = {
+                "replication-task-arn": task.identifier,
+                "replication-task-id": task.identifier,
+                "migration-type": task.migration_type,
+            }
+            if _keep(wanted, fields):
+                shape = self._task_shape(task, arns)
+                if params.get("WithoutSettings"):
+                    shape.pop("ReplicationTaskSettings", None)
+                found.append(shape)
+        if (wanted or endpoint_filter) and not found:
+            raise not_found("No Tasks found matching provided filters")
+        return {"ReplicationTasks": found}
+
+    def delete_replication_task(self, params: Params, arns: Arns) -> Params:
+        task = self._task(params.get("ReplicationTaskArn", ""))
+        shape = self._task_shape(task, arns)
+        with _as_fault(bad_state):
+            tasks_api.delete(self.store, task.identifier)
+        return {"ReplicationTask": {**shape, "Status": "deleting"}}
+
+    def start_replication_task(self, params: Params, arns: Arns) -> Params:
+        task = self._task(params.get("ReplicationTaskArn", ""))
+        text = params.get("StartReplicationTaskType", "")
+        try:
+            start_type = StartType(text)
+        except ValueError:
+            raise bad_parameter(
+                f"StartReplicationTaskType {text!r} is not valid; use one of {', '.join(t.value for t in StartType)}"
+            ) from None
+        if task.status in engine.ACTIVE:
+            raise bad_state(f"Replication task {task.identifier} is already {task.status}")
+        flags = []
+        if params.get("CdcStartPosition"):
+            flags += ["--cdc-start-position", str(params["CdcStartPosition"])]
+        if params.get("CdcStartTime") is not None:
+            flags += ["--cdc-start-time", str(params["CdcStartTime"])]
+        with _as_fault(bad_state):
+            task, _pid, _log = start_detached(self.state_dir, self.store, task.identifier, start_type, flags)
+        return {"ReplicationTask": self._task_shape(task, arns)}
+
+    def stop_replication_task(self, params: Params, arns: Arns) -> Params:
+        task = self._task(params.get("ReplicationTaskArn", ""))
+        with _as_fault(bad_state):
+            task = engine.request_stop(self.store, task.identifier)
+        return {"ReplicationTask": self._task_shape(task, arns)}
+
+    def describe_table_statistics(self, params: Params, arns: Arns) -> Params:
+        task = self._task(params.get("ReplicationTaskArn", ""))
+        wanted = filters(params, TABLE_FILTERS)
+        rows = [tasks_api.describe_table_statistics(r) for r in tasks_api.table_statistics(self.store, task.identifier)]
+        found = [
+            shapes.table_statistics(r)
+            for r in rows
+            if _keep(
+                wanted, {"schema-name": r["SchemaName"], "table-name": r["TableName"], "table-state": r["TableState"]}
+            )
+        ]
+        return {"ReplicationTaskArn": arns.task(task.identifier), "TableStatistics": found}
+
+    def describe_events(self, params: Params, arns: Arns) -> Params:
+        source = params.get("SourceIdentifier")
+        if source is not None:
+            source = self._task(source).identifier
+        with _as_parameter_error():
+            found = events_api.describe_events(
+                self.store,
+                source,
+                params.get("SourceType") or events_api.SOURCE_TYPE,
+                params.get("StartTime"),
+                params.get("EndTime"),
+                params.get("Duration"),
+                params.get("EventCategories"),
+                params.get("MaxRecords"),
+            )
+        return {"Events": [shapes.event(e, arns) for e in found]}
+
+
+class _as_fault:
+    """Turns a BinlakeError raised inside the block into the given fault (its one line as the message)."""
+
+    def __init__(self, fault: Callable[[str], ApiError]) -> None:
+        self.fault = fault
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, _tb: object) -> bool:
+        if isinstance(exc, BinlakeError):
+            raise self.fault(str(exc)) from None
+        return False
+
+
+def _as_parameter_error() -> _as_fault:
+    return _as_fault(bad_parameter)
