@@ -205,3 +205,6 @@ def cdc_target(binlake: Binlake, endpoints, bucket: Path) -> str:
         "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.2),
     )  # fmt: skip
     return "lake-cdc"
+
+
+from tests.awsapi import api  # noqa: E402, F401 - the AWS API server fixture (tests/test_api_*.py)
