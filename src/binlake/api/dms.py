@@ -279,7 +279,7 @@ class DmsOperations:
                 params.get("EventCategories"),
                 params.get("MaxRecords"),
             )
-        return {"Events": [shapes.event(e, arns) for e in found]}
+        return {"Events": [shapes.event(e) for e in found]}
 
 
 class _as_fault:

@@ -49,8 +49,8 @@ def connection(shape: dict[str, Any], arns: Arns) -> dict[str, Any]:
     return shape
 
 
-def event(shape: dict[str, Any], arns: Arns) -> dict[str, Any]:
-    shape = dict(shape)
+def event(shape: dict[str, Any]) -> dict[str, Any]:
+    """DMS's Event has no SourceArn (binlake's describe-events adds one)."""
+    shape = {key: value for key, value in shape.items() if key != "SourceArn"}
     shape["Date"] = epoch(shape["Date"])
-    shape["SourceArn"] = arns.task(shape["SourceIdentifier"])
     return shape
