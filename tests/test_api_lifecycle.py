@@ -113,6 +113,16 @@ def test_boto3_drives_a_full_load_and_cdc_task_through_its_life(
     assert described["ReplicationTaskStats"]["FullLoadProgressPercent"] == 100
     assert described["ReplicationTaskStats"]["StopDate"] >= described["ReplicationTaskStats"]["StartDate"]
 
+    # resume-processing continues from the checkpoint: no reload, the change made while stopped arrives.
+    execute(admin, f"INSERT INTO `{database}`.orders VALUES (999, 9.99, 'while stopped')")
+    dms.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="resume-processing")
+    dms.get_waiter("replication_task_running").wait(Filters=by_arn, WaiterConfig=FAST)
+    wait_for(lambda: statistics()["Inserts"] == 11, 120, "the insert made while stopped")
+    assert statistics()["FullLoadRows"] == 500
+    wait_for(lambda: merged(orders, ("id",)) == source_state(admin, database, "orders", ("id",)), 60, "lake = source")
+    dms.stop_replication_task(ReplicationTaskArn=arn)
+    dms.get_waiter("replication_task_stopped").wait(Filters=by_arn, WaiterConfig=FAST)
+
     deleted = dms.delete_replication_task(ReplicationTaskArn=arn)
     assert deleted["ReplicationTask"]["Status"] == "deleting"
     dms.get_waiter("replication_task_deleted").wait(Filters=by_arn, WaiterConfig=FAST)

@@ -262,3 +262,28 @@ def test_create_access_key_prints_iam_shape(binlake: Binlake, tmp_path: Path) ->
     again = binlake("api", "create-access-key", "--secret-file", str(tmp_path / "k"))
     assert again.exit_code == 1
     assert again.stderr.strip().startswith(f"Error: cannot create the secret file {tmp_path / 'k'}: File exists")
+
+
+def test_aws_cli_creates_a_source_endpoint_from_a_secret_reference(api: Api, binlake: Binlake) -> None:
+    created = api.aws(
+        "dms", "create-endpoint", "--endpoint-identifier", "mariadb-source", "--endpoint-type", "source",
+        "--engine-name", "mariadb", "--server-name", "db.internal", "--port", "3306", "--username", "binlake",
+        "--my-sql-settings", "SecretsManagerSecretId=env:MYSQL_PASSWORD",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.stderr
+    assert created.json()["Endpoint"]["EndpointArn"] == "arn:aws:dms:us-east-1:000000000000:endpoint:mariadb-source"
+    (own,) = binlake.ok("describe-endpoints", "--output", "json").json()["Endpoints"]
+    assert (own["EndpointIdentifier"], own["ServerName"], own["Username"]) == (
+        "mariadb-source",
+        "db.internal",
+        "binlake",
+    )
+    refused = api.aws(
+        "dms", "create-endpoint", "--endpoint-identifier", "other", "--endpoint-type", "source",
+        "--engine-name", "mariadb", "--server-name", "db.internal", "--username", "binlake", "--password", "pw",
+    )  # fmt: skip
+    assert refused.exit_code != 0
+    assert (
+        "(InvalidParameterValueException) when calling the CreateEndpoint operation: binlake stores no passwords"
+        in (refused.stderr)
+    )
