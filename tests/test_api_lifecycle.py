@@ -33,6 +33,8 @@ def test_boto3_drives_a_full_load_and_cdc_task_through_its_life(
         admin,
         f"CREATE TABLE `{database}`.orders (id INT PRIMARY KEY, amount DECIMAL(10,2), note VARCHAR(20))",
         f"INSERT INTO `{database}`.orders SELECT seq, seq * 1.25, CONCAT('n', seq) FROM `{database}`.seq_1_to_500",
+        f"CREATE TABLE `{database}`.notes (id INT PRIMARY KEY)",
+        f"INSERT INTO `{database}`.notes SELECT seq FROM `{database}`.seq_1_to_50",
     )
     dms = api.client("dms")
     source = {
@@ -89,11 +91,13 @@ def test_boto3_drives_a_full_load_and_cdc_task_through_its_life(
     in_use = lambda: dms.delete_endpoint(EndpointArn=endpoint_arn("s3-raw-bucket"))  # noqa: E731
     assert error_code(in_use) == "InvalidResourceStateFault"
 
-    def statistics() -> dict:
-        (row,) = dms.describe_table_statistics(ReplicationTaskArn=arn)["TableStatistics"]
-        return row
+    def statistics(table: str = "orders") -> dict:
+        rows = dms.describe_table_statistics(ReplicationTaskArn=arn)["TableStatistics"]
+        return next(row for row in rows if row["TableName"] == table)
 
-    wait_for(lambda: statistics()["TableState"] == "Table completed", 120, "full load completed")
+    wait_for(
+        lambda: statistics("notes")["TableState"] == statistics()["TableState"] == "Table completed", 120, "loaded"
+    )
     assert statistics()["FullLoadRows"] == 500
     execute(
         admin,
@@ -104,6 +108,26 @@ def test_boto3_drives_a_full_load_and_cdc_task_through_its_life(
     wait_for(lambda: [statistics()[k] for k in ("Inserts", "Updates", "Deletes")] == [10, 5, 2], 120, "CDC counted")
     orders = table_dir(bucket, database, "orders")
     wait_for(lambda: merged(orders, ("id",)) == source_state(admin, database, "orders", ("id",)), 60, "lake = source")
+
+    # ReloadTables: the named table is loaded again from a fresh snapshot, the other keeps its load and counts.
+    notes_before = statistics("notes")
+    reloaded = dms.reload_tables(
+        ReplicationTaskArn=arn, TablesToReload=[{"SchemaName": database, "TableName": "orders"}]
+    )
+    assert reloaded["ReplicationTaskArn"] == arn
+    dms.get_waiter("replication_task_running").wait(Filters=by_arn, WaiterConfig=FAST)
+    wait_for(lambda: statistics()["TableState"] == "Table completed", 120, "orders reloaded")
+    assert (statistics()["FullLoadRows"], statistics()["Inserts"]) == (508, 0)
+    assert {k: statistics("notes")[k] for k in ("FullLoadRows", "Inserts", "FullLoadEndTime")} == {
+        k: notes_before[k] for k in ("FullLoadRows", "Inserts", "FullLoadEndTime")
+    }
+    execute(admin, f"INSERT INTO `{database}`.orders VALUES (600, 6, 'after reload')")
+    wait_for(lambda: statistics()["Inserts"] == 1, 120, "CDC after the reload")
+    wait_for(lambda: merged(orders, ("id",)) == source_state(admin, database, "orders", ("id",)), 60, "lake = source")
+    bad = [{"SchemaName": database, "TableName": "nope"}]
+    assert error_code(lambda: dms.reload_tables(ReplicationTaskArn=arn, TablesToReload=bad)) == (
+        "InvalidParameterValueException"
+    )
 
     stopped = dms.stop_replication_task(ReplicationTaskArn=arn)
     assert stopped["ReplicationTask"]["Status"] in ("stopping", "stopped")
@@ -117,8 +141,8 @@ def test_boto3_drives_a_full_load_and_cdc_task_through_its_life(
     execute(admin, f"INSERT INTO `{database}`.orders VALUES (999, 9.99, 'while stopped')")
     dms.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="resume-processing")
     dms.get_waiter("replication_task_running").wait(Filters=by_arn, WaiterConfig=FAST)
-    wait_for(lambda: statistics()["Inserts"] == 11, 120, "the insert made while stopped")
-    assert statistics()["FullLoadRows"] == 500
+    wait_for(lambda: statistics()["Inserts"] == 2, 120, "the insert made while stopped")
+    assert statistics()["FullLoadRows"] == 508
     wait_for(lambda: merged(orders, ("id",)) == source_state(admin, database, "orders", ("id",)), 60, "lake = source")
     dms.stop_replication_task(ReplicationTaskArn=arn)
     dms.get_waiter("replication_task_stopped").wait(Filters=by_arn, WaiterConfig=FAST)

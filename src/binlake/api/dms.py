@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from binlake.api import shapes
 from binlake.api.arns import ENDPOINT, TASK, Arns, identifier
 from binlake.api.faults import ApiError, already_exists, bad_parameter, bad_state, not_found
 from binlake.config.endpoint import new_endpoint
-from binlake.dms import StartType
+from binlake.dms import StartType, TaskStatus
 from binlake.engine import task as engine
 from binlake.engine.connectivity import test_endpoint
 from binlake.engine.detach import start_detached
@@ -39,6 +40,7 @@ TASK_FILTERS = {
 }
 ENDPOINT_FILTERS = {"endpoint-arn": ENDPOINT, "endpoint-id": None, "endpoint-type": None, "engine-name": None}
 TABLE_FILTERS = {"schema-name": None, "table-name": None, "table-state": None}
+RELOAD_STOP_SECONDS = 60
 CONNECTION_FILTERS = {"endpoint-arn": ENDPOINT, "replication-instance-arn": None}
 
 
@@ -74,6 +76,7 @@ class DmsOperations:
             "DeleteReplicationTask",
             "DescribeTableStatistics",
             "DescribeEvents",
+            "ReloadTables",
         }
     )
 
@@ -250,6 +253,33 @@ class DmsOperations:
         with _as_fault(bad_state):
             task = engine.request_stop(self.store, task.identifier)
         return {"ReplicationTask": self._task_shape(task, arns)}
+
+    def reload_tables(self, params: Params, arns: Arns) -> Params:
+        """DMS reloads tables of a running task; binlake stops the task at a batch boundary, marks the tables
+        and resumes it: resume-processing loads them from a fresh snapshot, and CDC skips their changes up to
+        it, so the rest of the task loses and repeats nothing."""
+        task = self._task(params.get("ReplicationTaskArn", ""))
+        option = params.get("ReloadOption") or "data-reload"
+        if option != "data-reload":
+            raise bad_parameter(f"ReloadOption {option!r} is not supported; binlake reloads data (data-reload)")
+        if task.status != TaskStatus.RUNNING.value:
+            raise bad_state(f"Replication task {task.identifier} is {task.status}; ReloadTables needs it running")
+        wanted = [(t.get("SchemaName", ""), t.get("TableName", "")) for t in params.get("TablesToReload") or []]
+        known = {(r["schema_name"], r["table_name"]) for r in tasks_api.table_statistics(self.store, task.identifier)}
+        unknown = [f"{schema}.{table}" for schema, table in wanted if (schema, table) not in known]
+        if not wanted or unknown:
+            raise bad_parameter(f"TablesToReload names no table of {task.identifier}: {', '.join(unknown) or 'none'}")
+        with _as_fault(bad_state):
+            engine.request_stop(self.store, task.identifier)
+        deadline = time.monotonic() + RELOAD_STOP_SECONDS
+        while tasks_api.refresh(self.store, tasks_api.get(self.store, task.identifier)).status in engine.ACTIVE:
+            if time.monotonic() > deadline:
+                raise bad_state(f"Replication task {task.identifier} did not stop within {RELOAD_STOP_SECONDS} s")
+            time.sleep(0.1)
+        tasks_api.mark_for_reload(self.store, task.identifier, wanted)
+        with _as_fault(bad_state):
+            start_detached(self.state_dir, self.store, task.identifier, StartType.RESUME_PROCESSING, [])
+        return {"ReplicationTaskArn": arns.task(task.identifier)}
 
     def describe_table_statistics(self, params: Params, arns: Arns) -> Params:
         task = self._task(params.get("ReplicationTaskArn", ""))

@@ -220,3 +220,13 @@ def describe_table_statistics(row: sqlite3.Row) -> dict[str, Any]:
 
 def settings_json(task: ReplicationTask) -> dict[str, Any]:
     return json.loads(task.settings)
+
+
+def mark_for_reload(store: StateStore, identifier: str, tables: list[tuple[str, str]]) -> None:
+    """Tables (schema, table) the task's next resume-processing loads again from a fresh snapshot (ReloadTables)."""
+    with store.transaction() as db:
+        for schema, table in tables:
+            db.execute(
+                "UPDATE table_statistics SET table_state = ? WHERE task = ? AND schema_name = ? AND table_name = ?",
+                (TableState.BEFORE_LOAD.value, identifier, schema, table),
+            )
