@@ -199,6 +199,15 @@ def test_requests_that_do_not_authenticate_are_refused(api: Api) -> None:
     assert forged.status_code == 400
     assert forged.json()["__type"] == "InvalidSignatureException"
 
+    # A signed body that is not JSON is the protocol's SerializationException, not a dropped connection.
+    garbage = botocore.awsrequest.AWSRequest(
+        method="POST", url=api.url + "/", data=b"{not json", headers=request.headers
+    )
+    del garbage.headers["Authorization"], garbage.headers["X-Amz-Date"]
+    botocore.auth.SigV4Auth(credentials, "dms", REGION).add_auth(garbage)
+    refused = requests.post(api.url + "/", data=b"{not json", headers=dict(garbage.headers.items()), timeout=30)
+    assert (refused.status_code, refused.json()["__type"]) == (400, "SerializationException")
+
 
 def test_a_signature_expires_after_15_minutes() -> None:
     secret = "s" * 40

@@ -242,8 +242,9 @@ class DmsOperations:
         flags = []
         if params.get("CdcStartPosition"):
             flags += ["--cdc-start-position", str(params["CdcStartPosition"])]
-        if params.get("CdcStartTime") is not None:
-            flags += ["--cdc-start-time", str(params["CdcStartTime"])]
+        start_time = params.get("CdcStartTime")
+        if start_time is not None:  # epoch seconds on the wire; the CLI flag takes whole seconds or ISO 8601
+            flags += ["--cdc-start-time", str(int(start_time)) if isinstance(start_time, int | float) else start_time]
         with _as_fault(bad_state):
             task, _pid, _log = start_detached(self.state_dir, self.store, task.identifier, start_type, flags)
         return {"ReplicationTask": self._task_shape(task, arns)}

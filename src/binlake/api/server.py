@@ -155,7 +155,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._send_json(error, json_version, request_id, query_compatible=compatible)
             return
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:  # a body that is not JSON, UTF-8 or a form (operations raise only ApiError)
             self._send_json(ApiError("SerializationException", str(exc)), json_version, request_id, compatible)
             return
         if kind == "query":
