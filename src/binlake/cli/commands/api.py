@@ -67,6 +67,7 @@ def serve(
     if not keys.access_key_ids(cli.state_dir):
         _print_key(keys.create(cli.state_dir), Output.table)
     server = ApiServer(store, host, port, account_id)
+    console.print(f"Access keys: {', '.join(keys.access_key_ids(cli.state_dir))}", markup=False)
     console.print(f"AWS API endpoint: {server.url} (Ctrl-C to stop)", markup=False)
     sys.stdout.flush()
     try:
