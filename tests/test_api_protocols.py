@@ -296,3 +296,18 @@ def test_aws_cli_creates_a_source_endpoint_from_a_secret_reference(api: Api, bin
         "(InvalidParameterValueException) when calling the CreateEndpoint operation: binlake stores no passwords"
         in (refused.stderr)
     )
+
+
+def test_describe_calls_page_with_marker(api: Api, bucket: Path) -> None:
+    dms = api.client("dms")
+    for number in range(25):
+        dms.create_endpoint(
+            EndpointIdentifier=f"lake-{number:02d}", EndpointType="target", EngineName="s3",
+            S3Settings={"BucketName": str(bucket), "BucketFolder": f"f{number}"},
+        )  # fmt: skip
+    first = dms.describe_endpoints(MaxRecords=20)
+    assert len(first["Endpoints"]) == 20 and first["Marker"]
+    pages = list(dms.get_paginator("describe_endpoints").paginate(PaginationConfig={"PageSize": 20}))
+    assert [len(p["Endpoints"]) for p in pages] == [20, 5]
+    assert [e["EndpointIdentifier"] for p in pages for e in p["Endpoints"]] == [f"lake-{n:02d}" for n in range(25)]
+    assert "Marker" not in dms.describe_endpoints()  # DMS's default page holds 100

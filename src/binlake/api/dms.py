@@ -41,6 +41,7 @@ TASK_FILTERS = {
 ENDPOINT_FILTERS = {"endpoint-arn": ENDPOINT, "endpoint-id": None, "endpoint-type": None, "engine-name": None}
 TABLE_FILTERS = {"schema-name": None, "table-name": None, "table-state": None}
 RELOAD_STOP_SECONDS = 60
+DEFAULT_MAX_RECORDS = 100
 CONNECTION_FILTERS = {"endpoint-arn": ENDPOINT, "replication-instance-arn": None}
 
 
@@ -59,6 +60,19 @@ def filters(params: Params, allowed: dict[str, str | None]) -> dict[str, set[str
 
 def _keep(wanted: dict[str, set[str]], fields: dict[str, str]) -> bool:
     return all(fields.get(name) in values for name, values in wanted.items())
+
+
+def page(items: list[Params], params: Params, key: str) -> Params:
+    """One page of ``items``: ``MaxRecords`` of them (DMS's default 100) from ``Marker``, and the next Marker."""
+    size = int(params.get("MaxRecords") or DEFAULT_MAX_RECORDS)
+    marker = str(params.get("Marker") or "0")
+    if size <= 0 or not marker.isdigit():
+        raise bad_parameter(f"MaxRecords {size} or Marker {marker!r} is not valid")
+    start = int(marker)
+    shape: Params = {key: items[start : start + size]}
+    if start + size < len(items):
+        shape["Marker"] = str(start + size)
+    return shape
 
 
 class DmsOperations:
@@ -151,7 +165,7 @@ class DmsOperations:
         ]
         if wanted and not found:
             raise not_found("No endpoints found matching provided filters")
-        return {"Endpoints": found}
+        return page(found, params, "Endpoints")
 
     def delete_endpoint(self, params: Params, arns: Arns) -> Params:
         name = self._endpoint(params.get("EndpointArn", ""))
@@ -179,7 +193,7 @@ class DmsOperations:
         wanted.pop("replication-instance-arn", None)
         with self._lock:
             found = [c for name, c in sorted(self.connections.items()) if _keep(wanted, {"endpoint-arn": name})]
-        return {"Connections": found}
+        return page(found, params, "Connections")
 
     # -- tasks --------------------------------------------------------------
     def create_replication_task(self, params: Params, arns: Arns) -> Params:
@@ -219,7 +233,7 @@ class DmsOperations:
                 found.append(shape)
         if (wanted or endpoint_filter) and not found:
             raise not_found("No Tasks found matching provided filters")
-        return {"ReplicationTasks": found}
+        return page(found, params, "ReplicationTasks")
 
     def delete_replication_task(self, params: Params, arns: Arns) -> Params:
         task = self._task(params.get("ReplicationTaskArn", ""))
@@ -293,7 +307,7 @@ class DmsOperations:
                 wanted, {"schema-name": r["SchemaName"], "table-name": r["TableName"], "table-state": r["TableState"]}
             )
         ]
-        return {"ReplicationTaskArn": arns.task(task.identifier), "TableStatistics": found}
+        return {"ReplicationTaskArn": arns.task(task.identifier), **page(found, params, "TableStatistics")}
 
     def describe_events(self, params: Params, arns: Arns) -> Params:
         source = params.get("SourceIdentifier")
@@ -308,9 +322,8 @@ class DmsOperations:
                 params.get("EndTime"),
                 params.get("Duration"),
                 params.get("EventCategories"),
-                params.get("MaxRecords"),
             )
-        return {"Events": [shapes.event(e) for e in found]}
+        return page([shapes.event(e) for e in found], params, "Events")
 
 
 class _as_fault:
