@@ -64,7 +64,7 @@ class LogsOperations:
         return directory / name
 
     def describe_log_streams(self, params: Params, arns: Arns) -> Params:
-        directory = self._group(params)
+        self._group(params)  # an unknown group is ResourceNotFoundException
         group = params["logGroupName"]
         prefix = params.get("logStreamNamePrefix") or ""
         streams = []
@@ -76,7 +76,6 @@ class LogsOperations:
                 f"arn:aws:logs:{arns.region}:{arns.account}:log-group:{group}:log-stream:{shape['logStreamName']}"
             )
             streams.append(shape)
-        del directory
         if params.get("orderBy") == "LastEventTime":
             streams.sort(key=lambda s: s.get("lastEventTimestamp", 0))
         if params.get("descending"):
