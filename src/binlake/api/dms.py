@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from binlake.api import shapes
 from binlake.api.arns import ENDPOINT, TASK, Arns, identifier
-from binlake.api.faults import ApiError, already_exists, bad_parameter, bad_state, not_found
+from binlake.api.faults import already_exists, bad_parameter, bad_state, not_found
+from binlake.api.params import as_fault, as_parameter_error, filters, keep, page
 from binlake.config.endpoint import new_endpoint
 from binlake.dms import StartType, TaskStatus
 from binlake.engine import task as engine
@@ -41,38 +41,7 @@ TASK_FILTERS = {
 ENDPOINT_FILTERS = {"endpoint-arn": ENDPOINT, "endpoint-id": None, "endpoint-type": None, "engine-name": None}
 TABLE_FILTERS = {"schema-name": None, "table-name": None, "table-state": None}
 RELOAD_STOP_SECONDS = 60
-DEFAULT_MAX_RECORDS = 100
 CONNECTION_FILTERS = {"endpoint-arn": ENDPOINT, "replication-instance-arn": None}
-
-
-def filters(params: Params, allowed: dict[str, str | None]) -> dict[str, set[str]]:
-    """DMS's ``Filters`` ([{Name, Values}]) as name -> values; ARN values become identifiers."""
-    parsed: dict[str, set[str]] = {}
-    for item in params.get("Filters") or []:
-        name = item.get("Name", "")
-        if name not in allowed:
-            raise bad_parameter(f"Filter name {name!r} is not valid here; use one of {', '.join(allowed)}")
-        kind = allowed[name]
-        values = {identifier(v, kind) if kind else v for v in item.get("Values") or []}
-        parsed.setdefault(name, set()).update(values)
-    return parsed
-
-
-def _keep(wanted: dict[str, set[str]], fields: dict[str, str]) -> bool:
-    return all(fields.get(name) in values for name, values in wanted.items())
-
-
-def page(items: list[Params], params: Params, key: str) -> Params:
-    """One page of ``items``: ``MaxRecords`` of them (DMS's default 100) from ``Marker``, and the next Marker."""
-    size = int(params.get("MaxRecords") or DEFAULT_MAX_RECORDS)
-    marker = str(params.get("Marker") or "0")
-    if size <= 0 or not marker.isdigit():
-        raise bad_parameter(f"MaxRecords {size} or Marker {marker!r} is not valid")
-    start = int(marker)
-    shape: Params = {key: items[start : start + size]}
-    if start + size < len(items):
-        shape["Marker"] = str(start + size)
-    return shape
 
 
 class DmsOperations:
@@ -129,7 +98,7 @@ class DmsOperations:
             )
         secret_ref = (params.get("MySQLSettings") or {}).get("SecretsManagerSecretId", "")
         s3_settings = params.get("S3Settings")
-        with _as_parameter_error():
+        with as_parameter_error():
             endpoint = new_endpoint(
                 name,
                 params.get("EndpointType", ""),
@@ -153,7 +122,7 @@ class DmsOperations:
         found = [
             shapes.endpoint(e.describe(), arns)
             for e in endpoints_api.list_all(self.store)
-            if _keep(
+            if keep(
                 wanted,
                 {
                     "endpoint-arn": e.EndpointIdentifier,
@@ -169,7 +138,7 @@ class DmsOperations:
 
     def delete_endpoint(self, params: Params, arns: Arns) -> Params:
         name = self._endpoint(params.get("EndpointArn", ""))
-        with _as_fault(bad_state):
+        with as_fault(bad_state):
             endpoint = endpoints_api.delete(self.store, name)
         self.connections.pop(name, None)
         return {"Endpoint": {**shapes.endpoint(endpoint.describe(), arns), "Status": "deleting"}}
@@ -192,7 +161,7 @@ class DmsOperations:
         wanted = filters(params, CONNECTION_FILTERS)
         wanted.pop("replication-instance-arn", None)
         with self._lock:
-            found = [c for name, c in sorted(self.connections.items()) if _keep(wanted, {"endpoint-arn": name})]
+            found = [c for name, c in sorted(self.connections.items()) if keep(wanted, {"endpoint-arn": name})]
         return page(found, params, "Connections")
 
     # -- tasks --------------------------------------------------------------
@@ -202,7 +171,7 @@ class DmsOperations:
             raise already_exists(f"Replication task {name} already exists")
         source = self._endpoint(params.get("SourceEndpointArn", ""))
         target = self._endpoint(params.get("TargetEndpointArn", ""))
-        with _as_parameter_error():
+        with as_parameter_error():
             task = new_task(
                 self.store,
                 name,
@@ -226,7 +195,7 @@ class DmsOperations:
                 "replication-task-id": task.identifier,
                 "migration-type": task.migration_type,
             }
-            if _keep(wanted, fields):
+            if keep(wanted, fields):
                 shape = self._task_shape(task, arns)
                 if params.get("WithoutSettings"):
                     shape.pop("ReplicationTaskSettings", None)
@@ -238,7 +207,7 @@ class DmsOperations:
     def delete_replication_task(self, params: Params, arns: Arns) -> Params:
         task = self._task(params.get("ReplicationTaskArn", ""))
         shape = self._task_shape(task, arns)
-        with _as_fault(bad_state):
+        with as_fault(bad_state):
             tasks_api.delete(self.store, task.identifier)
         return {"ReplicationTask": {**shape, "Status": "deleting"}}
 
@@ -259,13 +228,13 @@ class DmsOperations:
         start_time = params.get("CdcStartTime")
         if start_time is not None:  # epoch seconds on the wire; the CLI flag takes whole seconds or ISO 8601
             flags += ["--cdc-start-time", str(int(start_time)) if isinstance(start_time, int | float) else start_time]
-        with _as_fault(bad_state):
+        with as_fault(bad_state):
             task, _pid, _log = start_detached(self.state_dir, self.store, task.identifier, start_type, flags)
         return {"ReplicationTask": self._task_shape(task, arns)}
 
     def stop_replication_task(self, params: Params, arns: Arns) -> Params:
         task = self._task(params.get("ReplicationTaskArn", ""))
-        with _as_fault(bad_state):
+        with as_fault(bad_state):
             task = engine.request_stop(self.store, task.identifier)
         return {"ReplicationTask": self._task_shape(task, arns)}
 
@@ -284,7 +253,7 @@ class DmsOperations:
         unknown = [f"{schema}.{table}" for schema, table in wanted if (schema, table) not in known]
         if not wanted or unknown:
             raise bad_parameter(f"TablesToReload names no table of {task.identifier}: {', '.join(unknown) or 'none'}")
-        with _as_fault(bad_state):
+        with as_fault(bad_state):
             engine.request_stop(self.store, task.identifier)
         deadline = time.monotonic() + RELOAD_STOP_SECONDS
         while tasks_api.refresh(self.store, tasks_api.get(self.store, task.identifier)).status in engine.ACTIVE:
@@ -292,7 +261,7 @@ class DmsOperations:
                 raise bad_state(f"Replication task {task.identifier} did not stop within {RELOAD_STOP_SECONDS} s")
             time.sleep(0.1)
         tasks_api.mark_for_reload(self.store, task.identifier, wanted)
-        with _as_fault(bad_state):
+        with as_fault(bad_state):
             start_detached(self.state_dir, self.store, task.identifier, StartType.RESUME_PROCESSING, [])
         return {"ReplicationTaskArn": arns.task(task.identifier)}
 
@@ -303,7 +272,7 @@ class DmsOperations:
         found = [
             shapes.table_statistics(r)
             for r in rows
-            if _keep(
+            if keep(
                 wanted, {"schema-name": r["SchemaName"], "table-name": r["TableName"], "table-state": r["TableState"]}
             )
         ]
@@ -313,7 +282,7 @@ class DmsOperations:
         source = params.get("SourceIdentifier")
         if source is not None:
             source = self._task(source).identifier
-        with _as_parameter_error():
+        with as_parameter_error():
             found = events_api.describe_events(
                 self.store,
                 source,
@@ -324,22 +293,3 @@ class DmsOperations:
                 params.get("EventCategories"),
             )
         return page([shapes.event(e) for e in found], params, "Events")
-
-
-class _as_fault:
-    """Turns a BinlakeError raised inside the block into the given fault (its one line as the message)."""
-
-    def __init__(self, fault: Callable[[str], ApiError]) -> None:
-        self.fault = fault
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, exc: BaseException | None, _tb: object) -> bool:
-        if isinstance(exc, BinlakeError):
-            raise self.fault(str(exc)) from None
-        return False
-
-
-def _as_parameter_error() -> _as_fault:
-    return _as_fault(bad_parameter)
