@@ -1,0 +1,258 @@
+"""The lake read by other engines: ``crawl --dialect`` views run in Apache Spark itself (pyspark, local[1]),
+compared with DuckDB's views and with the source; the commit-order column against the source's binlog."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import Binlake
+from tests.lake import target_settings
+from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
+from tests.test_lake import db_name, mysql_rows
+
+ORDER = "binlake_commit_order"
+ITEMS = (
+    "CREATE TABLE `{db}`.items (id INT PRIMARY KEY, name VARCHAR(40), qty INT, price DECIMAL(10,2), "
+    "seen DATETIME(6), flag TINYINT UNSIGNED, big BIGINT UNSIGNED, data VARBINARY(8))"
+)
+VISITS = "CREATE TABLE `{db}`.visits (page VARCHAR(20), hits INT)"
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One local Spark session for the module: one core, small memory, no UI, quiet logs."""
+    from pyspark.sql import SparkSession
+
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("binlake-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "512m")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.catalogImplementation", "in-memory")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={warehouse}")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def run_script(spark, sql: str) -> None:
+    """Run a generated script statement by statement, as spark-sql -f would."""
+    for statement in statements(sql):
+        spark.sql(statement)
+
+
+def statements(sql: str) -> list[str]:
+    body = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    return [s.strip() for s in re.split(r";\s*\n", body) if s.strip()]
+
+
+def normal(value: object) -> object:
+    """One representation per value across Spark, DuckDB and MySQLdb rows."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, Decimal) and value == value.to_integral_value() and value.as_tuple().exponent == 0:
+        return int(value)
+    return value
+
+
+def rows(result: list) -> list[tuple]:
+    return [tuple(normal(v) for v in row) for row in result]
+
+
+def workload(admin, db: str) -> None:
+    """Inserts, updates, deletes, key changes, and several changes of one key in one transaction (so in
+    one CDC file), for a table with a key and one without."""
+    execute(
+        admin,
+        "START TRANSACTION",
+        f"UPDATE `{db}`.items SET name = 'first', qty = 1 WHERE id = 1",
+        f"UPDATE `{db}`.items SET name = 'second', qty = 2 WHERE id = 1",
+        f"UPDATE `{db}`.items SET name = 'third', qty = 3 WHERE id = 1",
+        f"DELETE FROM `{db}`.items WHERE id = 2",
+        f"INSERT INTO `{db}`.items (id, name, qty) VALUES (2, 'reborn', 22)",
+        f"UPDATE `{db}`.items SET id = 3000 WHERE id = 3",
+        f"UPDATE `{db}`.items SET id = 4000 WHERE id = 4",
+        f"UPDATE `{db}`.items SET id = 4 WHERE id = 4000",
+        f"INSERT INTO `{db}`.items (id, name) VALUES (5000, 'gone soon')",
+        f"UPDATE `{db}`.items SET qty = 50 WHERE id = 5000",
+        f"DELETE FROM `{db}`.items WHERE id = 5000",
+        f"INSERT INTO `{db}`.items (id, name) VALUES (6000, 'deleted then back')",
+        f"DELETE FROM `{db}`.items WHERE id = 6000",
+        f"INSERT INTO `{db}`.items (id, name, qty) VALUES (6000, 'back', 60)",
+        "COMMIT",
+    )
+    execute(
+        admin,
+        f"UPDATE `{db}`.items SET price = price + 1, big = big + 1 WHERE id BETWEEN 10 AND 40",
+        f"DELETE FROM `{db}`.items WHERE id BETWEEN 41 AND 60",
+        f"UPDATE `{db}`.items SET name = 'fifth', qty = 5 WHERE id = 1",
+        f"INSERT INTO `{db}`.visits VALUES ('a', 1), ('a', 1), ('b', 2)",
+        "START TRANSACTION",
+        f"UPDATE `{db}`.visits SET hits = 9 WHERE page = 'a' LIMIT 1",
+        f"DELETE FROM `{db}`.visits WHERE page = 'b' LIMIT 1",
+        f"INSERT INTO `{db}`.visits VALUES ('c', 3), ('c', 3)",
+        "COMMIT",
+    )
+
+
+def two_lakes(binlake: Binlake, endpoints, admin, database: str, bucket: Path) -> None:
+    """One workload replicated by two tasks: ``ordered`` writes the commit-order column, ``plain`` does not."""
+    execute(admin, ITEMS.format(db=database), VISITS.format(db=database))
+    execute(
+        admin,
+        f"INSERT INTO `{database}`.items SELECT seq, concat('item ', seq), seq % 7, seq * 1.25, "
+        "TIMESTAMP('2026-01-16 12:00:00.123456') + INTERVAL seq SECOND, seq % 256, 18446744073709551000 + seq % 500, "
+        f"unhex(lpad(hex(seq), 4, '0')) FROM `{database}`.seq_1_to_200",
+        f"INSERT INTO `{database}`.visits VALUES ('a', 1), ('z', NULL)",
+    )
+    for name, extra in (("ordered", {"CdcCommitOrderColumnName": ORDER}), ("plain", {})):
+        settings = target_settings(bucket / name, CdcMaxBatchInterval=0.2, **extra)
+        (bucket / name).mkdir()
+        binlake.ok("create-endpoint", "--endpoint-identifier", name, "--endpoint-type", "target",
+                   "--engine-name", "s3", "--s3-settings", settings)  # fmt: skip
+        create_cdc_task(binlake, name, database, target=name)
+        start_detached(binlake, name)
+    for name in ("ordered", "plain"):
+        wait_streaming(binlake, name)
+    workload(admin, database)
+    for name in ("ordered", "plain"):
+        wait_caught_up(binlake, name, admin)
+
+
+ITEM_COLUMNS = "id, name, qty, price, seen, flag, big, data"
+
+
+def test_spark_views_match_duckdb_and_the_source(
+    binlake: Binlake, endpoints, admin, database: str, bucket: Path, spark, tmp_path: Path
+) -> None:
+    """The Spark views of both lakes give the source's current state, as DuckDB's views do; the change log
+    holds every file's rows once."""
+    two_lakes(binlake, endpoints, admin, database, bucket)
+    catalog = db_name(database)
+    source = rows(mysql_rows(admin, f"SELECT {ITEM_COLUMNS} FROM `{database}`.items ORDER BY id"))
+    source_visits = rows(mysql_rows(admin, f"SELECT page, hits FROM `{database}`.visits ORDER BY page, hits"))
+    assert len(source) == 200 - 20 + 1 and source[1][:3] == (2, "reborn", 22)
+    for name in ("ordered", "plain"):
+        script = tmp_path / f"{name}.spark.sql"
+        binlake.ok("crawl", "--replication-task-arn", name, "--dialect", "spark", "--sql-file", str(script))
+        sql = script.read_text()
+        assert ("commit-order column" in sql) == (name == "ordered")
+        run_script(spark, sql)
+        in_spark = rows(spark.sql(f"SELECT {ITEM_COLUMNS} FROM {catalog}.items ORDER BY id").collect())
+        # DuckDB: the same lake through the duckdb dialect's script, in a fresh connection.
+        duck = duckdb.connect()
+        duck.execute(binlake.ok("crawl", "--replication-task-arn", name, "--dialect", "duckdb").stdout)
+        in_duckdb = rows(duck.execute(f"SELECT {ITEM_COLUMNS} FROM {catalog}.items ORDER BY id").fetchall())
+        assert in_spark == in_duckdb
+        assert [r[:4] + r[5:] for r in in_spark] == [r[:4] + r[5:] for r in source]  # seen: Spark's NTZ timestamp
+        assert [r[4] for r in in_spark] == [r[4] for r in source]
+        visits = rows(spark.sql(f"SELECT page, hits FROM {catalog}.visits ORDER BY page, hits NULLS FIRST").collect())
+        assert visits == rows(
+            duck.execute(f"SELECT page, hits FROM {catalog}.visits ORDER BY page, hits NULLS FIRST").fetchall()
+        )
+        assert sorted(visits, key=str) == sorted(source_visits, key=str)
+        written = sum(pq.read_metadata(p).num_rows for p in (bucket / name).rglob("*.parquet") if "/items/" in str(p))
+        logged = spark.sql(f"SELECT count(*) FROM {catalog}.items__changes").collect()[0][0]
+        assert logged == written
+        duck.close()
+    for name in ("ordered", "plain"):
+        stop(binlake, name)
+
+
+def binlog_commits(admin) -> set[tuple[int, int]]:
+    """(binlog file number, end position) of every XID event in the source's binlogs: where transactions
+    commit, as the server lists them."""
+    commits = set()
+    for log_name, *_ in mysql_rows(admin, "SHOW BINARY LOGS"):
+        for event in mysql_rows(admin, f"SHOW BINLOG EVENTS IN '{log_name}'"):
+            if event[2] == "Xid":
+                commits.add((int(log_name.rpartition(".")[2]), int(event[4])))
+    return commits
+
+
+def order_values(directory: Path) -> list[tuple[str, list[str]]]:
+    """Each CDC file's commit-order values, files in name order (commit order)."""
+    files = sorted((p for p in directory.rglob("2*.parquet")), key=lambda p: p.name)
+    return [(p.name, pq.read_table(p).column(ORDER).to_pylist()) for p in files]
+
+
+def test_commit_order_column_follows_the_binlog(
+    binlake: Binlake, endpoints, admin, database: str, bucket: Path
+) -> None:
+    """Every CDC row's commit order names its transaction's XID position in the source's binlog and its index
+    in the transaction; the values increase strictly across files, a transaction cut over several files, a
+    restart and a reload; LOAD files have no such column, and the DuckDB catalog is the source's state."""
+    execute(admin, f"CREATE TABLE `{database}`.wide (id INT PRIMARY KEY, pad VARCHAR(300), n INT)",
+            f"INSERT INTO `{database}`.wide SELECT seq, repeat('x', 300), 0 FROM `{database}`.seq_1_to_2000")  # fmt: skip
+    settings = target_settings(bucket, CdcMaxBatchInterval=0.2, CdcCommitOrderColumnName=ORDER,
+                               TimestampColumnName="ts")  # fmt: skip
+    binlake.ok("create-endpoint", "--endpoint-identifier", "ordered", "--endpoint-type", "target",
+               "--engine-name", "s3", "--s3-settings", settings)  # fmt: skip
+    from tests.conftest import mappings
+
+    binlake.ok(
+        "create-replication-task", "--replication-task-identifier", "ordered", "--source-endpoint-arn", "src",
+        "--target-endpoint-arn", "ordered", "--migration-type", "full-load-and-cdc",
+        "--table-mappings", mappings(database), "--replication-task-settings",
+        '{"ChangeProcessingTuning": {"MemoryLimitTotal": 1}}',
+    )  # fmt: skip
+    start_detached(binlake, "ordered")
+    wait_streaming(binlake, "ordered")
+    wide = bucket / "hub" / database / "wide"
+    execute(admin, f"UPDATE `{database}`.wide SET n = 1 WHERE id <= 10",
+            f"UPDATE `{database}`.wide SET n = n + 1, pad = repeat('y', 300)")  # fmt: skip  # 2000 rows > the buffer
+    wait_caught_up(binlake, "ordered", admin)
+    stop(binlake, "ordered")
+    execute(admin, f"UPDATE `{database}`.wide SET n = 7 WHERE id = 5", f"DELETE FROM `{database}`.wide WHERE id = 6")
+    start_detached(binlake, "ordered", "resume-processing")
+    wait_streaming(binlake, "ordered")
+    execute(
+        admin, f"UPDATE `{database}`.wide SET id = 6 WHERE id = 7", f"UPDATE `{database}`.wide SET n = 8 WHERE id = 6"
+    )
+    wait_caught_up(binlake, "ordered", admin)
+    before_reload = order_values(wide)
+    files = [name for name, _ in before_reload]
+    values = [v for _, file_values in before_reload for v in file_values]
+    # The big transaction is cut over several files and its indices continue from file to file.
+    assert len(files) >= 4 and len(values) == 10 + 2000 + 2 + 3
+    assert values == sorted(values) and len(set(values)) == len(values)
+    commits = binlog_commits(admin)
+    by_commit: dict[tuple[int, int], list[int]] = {}
+    for value in values:
+        assert re.fullmatch(r"\d{10}:\d{10}:\d{10}", value), value
+        number, pos, index = (int(part) for part in value.split(":"))
+        assert (number, pos) in commits  # a real COMMIT (XID) position of the source
+        by_commit.setdefault((number, pos), []).append(index)
+    assert sorted(len(v) for v in by_commit.values()) == [1, 1, 1, 2, 10, 2000]
+    assert all(indices == list(range(len(indices))) for indices in by_commit.values())
+    big = next(commit for commit, indices in by_commit.items() if len(indices) == 2000)
+    prefix = f"{big[0]:010d}:{big[1]:010d}:"
+    assert len([name for name, file_values in before_reload if any(v.startswith(prefix) for v in file_values)]) > 1
+    assert ORDER not in pq.read_schema(next(wide.glob("LOAD*.parquet"))).names
+    assert pq.read_schema(wide / files[0]).names[:3] == ["Op", "ts", ORDER]
+    # A reload: new LOAD files, then changes whose order is above every earlier one.
+    stop(binlake, "ordered")
+    start_detached(binlake, "ordered", "reload-target")
+    wait_streaming(binlake, "ordered")
+    execute(admin, f"UPDATE `{database}`.wide SET n = 9 WHERE id = 1")
+    wait_caught_up(binlake, "ordered", admin)
+    after = [v for _, file_values in order_values(wide) for v in file_values]
+    assert after and min(after) > max(values)
+    binlake.ok("crawl", "--replication-task-arn", "ordered")
+    sql = "SELECT id, n, pad FROM {db}.wide ORDER BY id"
+    lake = binlake.ok("query", sql.format(db=db_name(database)), "--output", "json").json()
+    assert [tuple(r.values()) for r in lake] == mysql_rows(admin, sql.format(db=f"`{database}`"))
+    stop(binlake, "ordered")
