@@ -3,6 +3,7 @@ compared with DuckDB's views and with the source; the commit-order column agains
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,6 +18,7 @@ from tests.conftest import Binlake
 from tests.lake import target_settings
 from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 from tests.test_lake import db_name, mysql_rows
+from tests.test_s3 import moto, s3, s3_bucket, s3_endpoints, s3_env  # noqa: F401  (fixtures)
 
 ORDER = "binlake_commit_order"
 ITEMS = (
@@ -360,3 +362,54 @@ def test_commit_order_column_follows_the_binlog(
     lake = binlake.ok("query", sql.format(db=db_name(database)), "--output", "json").json()
     assert [tuple(r.values()) for r in lake] == mysql_rows(admin, sql.format(db=f"`{database}`"))
     stop(binlake, "ordered")
+
+
+def test_duckdb_script_for_an_s3_target(
+    binlake: Binlake, s3_endpoints: str, moto, admin, database: str, s3_bucket: str, tmp_path: Path  # noqa: F811
+) -> None:  # fmt: skip
+    """``crawl --dialect duckdb`` over an S3 target: a script for the plain duckdb CLI with a secret that reads
+    the credentials from the environment (never written into the script) and the views over ``s3://``.
+
+    DuckDB's httpfs and aws extensions download themselves, which fails offline, and PyPI carries them for
+    DuckDB 1.4.4 only; so the script is run when BINLAKE_DUCKDB_HTTPFS_PYTHON names a Python whose duckdb can
+    load them (duckdb==1.4.4 duckdb-ext-httpfs duckdb-ext-aws), in a fresh connection, with nothing else."""
+    import os
+    import subprocess
+
+    from tests.s3server import ACCESS_KEY, SECRET_KEY
+    from tests.test_s3 import create_readings, create_s3_target, source_rows
+
+    create_readings(admin, database, 60)
+    fast = create_s3_target(binlake, moto, f"s3://{s3_bucket}", name="s3fast", CdcMaxBatchInterval=0.2)
+    create_cdc_task(binlake, "s3cdc", database, target=fast)
+    start_detached(binlake, "s3cdc")
+    wait_streaming(binlake, "s3cdc")
+    execute(admin, f"UPDATE `{database}`.readings SET label = 'changed' WHERE id <= 3",
+            f"DELETE FROM `{database}`.readings WHERE id = 10")  # fmt: skip
+    wait_caught_up(binlake, "s3cdc", admin)
+    stop(binlake, "s3cdc")
+    script = tmp_path / "lake.duckdb.sql"
+    binlake.ok("crawl", "--replication-task-arn", "s3cdc", "--dialect", "duckdb", "--sql-file", str(script))
+    text = script.read_text()
+    assert ACCESS_KEY not in text and SECRET_KEY not in text
+    host = moto.url.removeprefix("http://")
+    assert (
+        "CREATE OR REPLACE SECRET binlake_s3fast (TYPE s3, PROVIDER credential_chain, CHAIN 'env', "
+        f"REGION 'us-east-1', ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false, SCOPE 's3://{s3_bucket}');"
+    ) in text
+    assert f"read_parquet(['s3://{s3_bucket}/hub/{database}/readings/**/*.parquet']" in text
+    python = os.environ.get("BINLAKE_DUCKDB_HTTPFS_PYTHON")
+    if not python:
+        return
+    program = (
+        "import duckdb, os, sys, sysconfig\n"
+        "c = duckdb.connect()\n"
+        "c.execute(\"SET extension_directory = '\" + sysconfig.get_paths()['purelib'] + \"/duckdb_ext/extensions'\")\n"
+        "c.execute(open(sys.argv[1]).read())\n"
+        f"for row in c.execute('SELECT * FROM {db_name(database)}.readings ORDER BY id').fetchall(): print(repr(row))\n"
+    )
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+    done = subprocess.run([python, "-c", program, str(script)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    names = {"Decimal": Decimal, "datetime": datetime}
+    assert [eval(line, names) for line in done.stdout.splitlines()] == source_rows(admin, database)

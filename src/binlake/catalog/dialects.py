@@ -14,6 +14,8 @@ Order of changes, newest first, per key:
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -67,7 +69,7 @@ def views_sql(lake: Lake, dialect: str, database: str | None = None) -> str:
         "athena": athena_views,
         "trino": trino_views,
     }[dialect]
-    parts = []
+    parts = [duckdb_s3_preamble(lake)] if dialect == "duckdb" and not lake.bucket.local else []
     for table in lake.tables:
         if table.files:
             view = table_views(lake, table, database or default_database(table.schema), scheme)
@@ -100,6 +102,28 @@ def duckdb_views(view: TableView) -> list[str]:
         f"CREATE OR REPLACE VIEW {changes_view} AS {changes};",
         f"CREATE OR REPLACE VIEW {db}.{ident(view.name)} AS {current};",
     ]
+
+
+def duckdb_s3_preamble(lake: Lake) -> str:
+    """For an S3 target: load httpfs and aws, and a secret that takes the credentials from the environment
+    (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), where binlake takes them too. No key is
+    written into the script: it can be shared, kept in a repository, or printed (invariant 6)."""
+    settings = lake.settings
+    region = settings.Region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    options = ["TYPE s3", "PROVIDER credential_chain", "CHAIN 'env'", f"REGION {literal(region)}"]
+    if settings.EndpointUrl:
+        scheme, _, host = settings.EndpointUrl.rstrip("/").partition("://")
+        options += [f"ENDPOINT {literal(host or scheme)}", "URL_STYLE 'path'"]
+        options.append(f"USE_SSL {'false' if host and scheme == 'http' else 'true'}")
+    options.append(f"SCOPE {literal(lake.bucket.url)}")
+    name = "binlake_" + re.sub(r"\W", "_", lake.endpoint)
+    return (
+        f"-- {lake.bucket.url}: DuckDB reads S3 through its httpfs extension, with the credentials of the\n"
+        "-- environment (aws extension, credential chain 'env'), as binlake does; no key is written here.\n"
+        "-- Offline, both extensions come from PyPI for DuckDB 1.4.4 (duckdb-ext-httpfs, duckdb-ext-aws): run\n"
+        "-- SET extension_directory = '<site-packages>/duckdb_ext/extensions' first (docs/engines.md).\n"
+        f"LOAD httpfs;\nLOAD aws;\nCREATE OR REPLACE SECRET {name} ({', '.join(options)});"
+    )
 
 
 # -- Spark -------------------------------------------------------------------------------------------------
