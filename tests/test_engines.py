@@ -14,6 +14,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from binlake.target.naming import date_partition
 from tests.conftest import Binlake
 from tests.lake import target_settings
 from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
@@ -87,9 +88,12 @@ def rows(result: list) -> list[tuple]:
     return [tuple(normal(v) for v in row) for row in result]
 
 
-def workload(admin, db: str) -> None:
+def workload(admin, db: str, part: int) -> None:
     """Inserts, updates, deletes, key changes, and several changes of one key in one transaction (so in
-    one CDC file), for a table with a key and one without."""
+    one CDC file), for a table with a key and one without; in two parts."""
+    if part == 2:
+        workload_2(admin, db)
+        return
     execute(
         admin,
         "START TRANSACTION",
@@ -109,6 +113,9 @@ def workload(admin, db: str) -> None:
         f"INSERT INTO `{db}`.items (id, name, qty) VALUES (6000, 'back', 60)",
         "COMMIT",
     )
+
+
+def workload_2(admin, db: str) -> None:
     execute(
         admin,
         f"UPDATE `{db}`.items SET price = price + 1, big = big + 1 WHERE id BETWEEN 10 AND 40",
@@ -123,8 +130,10 @@ def workload(admin, db: str) -> None:
     )
 
 
-def two_lakes(binlake: Binlake, endpoints, admin, database: str, bucket: Path) -> None:
-    """One workload replicated by two tasks: ``ordered`` writes the commit-order column, ``plain`` does not."""
+def two_lakes(binlake: Binlake, admin, database: str, bucket: Path) -> None:
+    """One source replicated by two running tasks: ``ordered`` writes the commit-order column, ``plain``
+    does not and writes its CDC files into date folders (DatePartitionEnabled, DDMMYYYY: folder names that do
+    not sort by date)."""
     execute(admin, ITEMS.format(db=database), VISITS.format(db=database))
     execute(
         admin,
@@ -133,7 +142,8 @@ def two_lakes(binlake: Binlake, endpoints, admin, database: str, bucket: Path) -
         f"unhex(lpad(hex(seq), 4, '0')) FROM `{database}`.seq_1_to_200",
         f"INSERT INTO `{database}`.visits VALUES ('a', 1), ('z', NULL)",
     )
-    for name, extra in (("ordered", {"CdcCommitOrderColumnName": ORDER}), ("plain", {})):
+    dated = {"DatePartitionEnabled": True, "DatePartitionSequence": "DDMMYYYY"}
+    for name, extra in (("ordered", {"CdcCommitOrderColumnName": ORDER}), ("plain", dated)):
         settings = target_settings(bucket / name, CdcMaxBatchInterval=0.2, **extra)
         (bucket / name).mkdir()
         binlake.ok("create-endpoint", "--endpoint-identifier", name, "--endpoint-type", "target",
@@ -142,9 +152,17 @@ def two_lakes(binlake: Binlake, endpoints, admin, database: str, bucket: Path) -
         start_detached(binlake, name)
     for name in ("ordered", "plain"):
         wait_streaming(binlake, name)
-    workload(admin, database)
-    for name in ("ordered", "plain"):
-        wait_caught_up(binlake, name, admin)
+
+
+def move_to_the_day_before(lake: Path) -> None:
+    """The date-partitioned lake's CDC files so far: moved to the day before, into that day's folder, and
+    named for it (so they still sort first), as if written before midnight."""
+    for path in list(lake.rglob("2*.parquet")):
+        table = path.parents[3]  # <table>/DD/MM/YYYY/<file>
+        day = datetime.datetime.strptime(path.name[:8], "%Y%m%d") - datetime.timedelta(days=1)
+        folder = table / date_partition(day, "DDMMYYYY", "SLASH")
+        folder.mkdir(parents=True, exist_ok=True)
+        path.rename(folder / (f"{day:%Y%m%d}" + path.name[8:]))
 
 
 ITEM_COLUMNS = "id, name, qty, price, seen, flag, big, data"
@@ -153,24 +171,41 @@ ITEM_COLUMNS = "id, name, qty, price, seen, flag, big, data"
 def test_spark_views_match_duckdb_and_the_source(
     binlake: Binlake, endpoints, admin, database: str, bucket: Path, spark_starting: Future, tmp_path: Path
 ) -> None:
-    """The Spark views of both lakes give the source's current state, as DuckDB's views do; the change log
-    holds every file's rows once."""
-    two_lakes(binlake, endpoints, admin, database, bucket)
-    catalog = db_name(database)
+    """The Spark views of both lakes, created before any CDC file, give the source's current state, as
+    DuckDB's views do; the change log holds every file's rows once, CDC files in two date folders included."""
+    two_lakes(binlake, admin, database, bucket)
+    spark = spark_starting.result()
+    for name in ("ordered", "plain"):
+        catalog = f"{name}_db"  # one Spark database per lake
+        script = tmp_path / f"{name}.spark.sql"
+        binlake.ok("crawl", "--replication-task-arn", name, "--database", catalog, "--dialect", "spark",
+                   "--sql-file", str(script))  # fmt: skip
+        assert ("commit-order column" in script.read_text()) == (name == "ordered")
+        assert not list((bucket / name).rglob("2*.parquet"))  # no CDC file yet
+        run_script(spark, script.read_text())
+    workload(admin, database, 1)
+    for name in ("ordered", "plain"):
+        wait_caught_up(binlake, name, admin)
+    move_to_the_day_before(bucket / "plain")
+    workload(admin, database, 2)
+    for name in ("ordered", "plain"):
+        wait_caught_up(binlake, name, admin)
+    assert len({p.parent for p in (bucket / "plain").rglob("items/*/*/*/2*.parquet")}) == 2  # two date folders
     source = rows(mysql_rows(admin, f"SELECT {ITEM_COLUMNS} FROM `{database}`.items ORDER BY id"))
     source_visits = rows(mysql_rows(admin, f"SELECT page, hits FROM `{database}`.visits ORDER BY page, hits"))
     assert len(source) == 200 - 20 + 1 and source[1][:3] == (2, "reborn", 22)
-    spark = spark_starting.result()
     for name in ("ordered", "plain"):
-        script = tmp_path / f"{name}.spark.sql"
-        binlake.ok("crawl", "--replication-task-arn", name, "--dialect", "spark", "--sql-file", str(script))
-        sql = script.read_text()
-        assert ("commit-order column" in sql) == (name == "ordered")
-        run_script(spark, sql)
+        catalog = f"{name}_db"
+        # Spark lists a table's files when it first reads it, and again after REFRESH TABLE (or in a new
+        # session): the views made before the first CDC file read the files written since.
+        spark.sql(f"REFRESH TABLE {catalog}.items__files")
+        spark.sql(f"REFRESH TABLE {catalog}.visits__files")
         in_spark = rows(spark.sql(f"SELECT {ITEM_COLUMNS} FROM {catalog}.items ORDER BY id").collect())
         # DuckDB: the same lake through the duckdb dialect's script, in a fresh connection.
         duck = duckdb.connect()
-        duck.execute(binlake.ok("crawl", "--replication-task-arn", name, "--dialect", "duckdb").stdout)
+        duck.execute(
+            binlake.ok("crawl", "--replication-task-arn", name, "--database", catalog, "--dialect", "duckdb").stdout
+        )
         in_duckdb = rows(duck.execute(f"SELECT {ITEM_COLUMNS} FROM {catalog}.items ORDER BY id").fetchall())
         assert in_spark == in_duckdb
         assert [r[:4] + r[5:] for r in in_spark] == [r[:4] + r[5:] for r in source]  # seen: Spark's NTZ timestamp
@@ -184,9 +219,11 @@ def test_spark_views_match_duckdb_and_the_source(
         logged = spark.sql(f"SELECT count(*) FROM {catalog}.items__changes").collect()[0][0]
         assert logged == written
         for dialect in ("athena", "trino"):
-            text = binlake.ok("crawl", "--replication-task-arn", name, "--dialect", dialect).stdout
+            text = binlake.ok(
+                "crawl", "--replication-task-arn", name, "--database", catalog, "--dialect", dialect
+            ).stdout
             check_ddl_types(text, dialect, duck, bucket / name)
-        trino = binlake.ok("crawl", "--replication-task-arn", name, "--dialect", "trino").stdout
+        trino = binlake.ok("crawl", "--replication-task-arn", name, "--database", catalog, "--dialect", "trino").stdout
         run_trino_views_in_spark(spark, trino, catalog)
         in_trino = rows(spark.sql(f"SELECT {ITEM_COLUMNS} FROM trino_{catalog}.items ORDER BY id").collect())
         if name == "ordered":
@@ -256,7 +293,7 @@ def run_trino_views_in_spark(spark, sql: str, catalog: str) -> None:
 def assert_exact_at_file_granularity(lake_rows: list[tuple], source: list[tuple], lake: Path) -> None:
     """What docs/engines.md says of a view without the commit-order column and without row positions: every
     key is exact, except a key with two or more changes in its last CDC file, which holds one of them."""
-    cdc = sorted(lake.rglob("items/2*.parquet"), key=lambda p: p.name)
+    cdc = sorted((p for p in lake.rglob("2*.parquet") if "/items/" in str(p)), key=lambda p: p.name)
     last: dict[int, list[dict]] = {}
     for path in cdc:
         changes: dict[int, list[dict]] = {}
