@@ -450,3 +450,12 @@ def test_duckdb_script_for_an_s3_target(
     assert done.returncode == 0, done.stderr
     names = {"Decimal": Decimal, "datetime": datetime}
     assert [eval(line, names) for line in done.stdout.splitlines()] == source_rows(admin, database)
+
+
+def test_crawl_dialect_bad_input(binlake: Binlake) -> None:
+    from tests.test_bad_input import assert_one_line_error
+
+    failed = binlake("crawl", "--replication-task-arn", "t", "--dialect", "hive")
+    assert_one_line_error(failed, "unknown dialect 'hive'", "use one of duckdb, spark, athena, trino")
+    failed = binlake("crawl", "--replication-task-arn", "t", "--sql-file", "views.sql")
+    assert_one_line_error(failed, "--sql-file writes the SQL of --dialect", "add --dialect duckdb|spark|athena|trino")

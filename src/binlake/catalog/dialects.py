@@ -56,12 +56,16 @@ def table_views(lake: Lake, table: LakeTable, database: str, scheme: str) -> Tab
     return TableView(database, table.table, location, columns, key, order)
 
 
+def check_dialect(dialect: str) -> None:
+    if dialect not in DIALECTS:
+        raise BinlakeError(f"unknown dialect {dialect!r}", fix=f"use one of {', '.join(DIALECTS)}")
+
+
 def views_sql(lake: Lake, dialect: str, database: str | None = None) -> str:
     """The views of every table of ``lake`` that has files, for ``dialect``, as one SQL script."""
     from binlake.catalog.crawler import default_database
 
-    if dialect not in DIALECTS:
-        raise BinlakeError(f"unknown dialect {dialect!r}", fix=f"use one of {', '.join(DIALECTS)}")
+    check_dialect(dialect)
     scheme = "s3a" if dialect == "spark" else "s3"
     render: Callable[[TableView], list[str]] = {
         "duckdb": duckdb_views,

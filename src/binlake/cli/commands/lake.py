@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from binlake.catalog.crawler import CATALOG_FILE, crawl
-from binlake.catalog.dialects import views_sql
+from binlake.catalog.dialects import check_dialect, views_sql
 from binlake.catalog.inspect import inspect_file, list_objects
 from binlake.catalog.lake import open_lake
 from binlake.cli.main import context
@@ -57,6 +57,10 @@ def crawl_command(
     """Catalog a task's replicated tables (the guide's Glue crawler), or print their views for another engine.
 
     Example: binlake crawl --replication-task-arn ecommerce-replication --dialect spark"""
+    if athena_ddl_only or dialect:
+        check_dialect(dialect or "athena")
+    elif sql_file is not None:
+        raise BinlakeError("--sql-file writes the SQL of --dialect", fix="add --dialect duckdb|spark|athena|trino")
     store = context(ctx).store
     lake = open_lake(store, replication_task_arn)
     if athena_ddl_only or dialect:
