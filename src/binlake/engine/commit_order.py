@@ -23,6 +23,7 @@ import json
 import pyarrow as pa
 
 from binlake.changes import COMMITS_METADATA
+from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 
 WIDTH = 10
@@ -53,6 +54,11 @@ class CommitOrder:
         self, batch: pa.RecordBatch, table: tuple[str, str], open_commit: BinlogPosition | None
     ) -> pa.RecordBatch:
         """``batch`` (a CDC batch with its ``binlake.commits`` metadata) with the commit-order column."""
+        if self.column in batch.schema.names:
+            raise BinlakeError(
+                f"CdcCommitOrderColumnName {self.column!r} is also a column of {table[0]}.{table[1]}",
+                fix="choose another CdcCommitOrderColumnName on the target endpoint",
+            )
         metadata = batch.schema.metadata or {}
         segments = [
             (end, BinlogPosition(f, pos)) for end, f, pos in json.loads(metadata.get(COMMITS_METADATA.encode(), b"[]"))
