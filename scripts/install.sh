@@ -18,6 +18,8 @@ command -v mkfs.ext4 >/dev/null 2>&1 || packages+=(e2fsprogs)
 command -v losetup >/dev/null 2>&1 || packages+=(mount)
 # jq for the guide's `aws dms ... | jq` recipes (tests/test_api_guide.py).
 command -v jq >/dev/null 2>&1 || packages+=(jq)
+# Java for the Spark tests (pyspark runs Spark in a JVM; tests/test_engines.py).
+command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || packages+=(python3-venv)
 [ -e "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] || packages+=(python3-dev)
 if [ ${#packages[@]} -gt 0 ]; then

@@ -110,7 +110,7 @@ def test_guide_steps_4_to_7(binlake: Binlake, guide: str, admin, database: str, 
     assert conn.execute(f"SELECT count(*) FROM {catalog}.products").fetchone()[0] == 50
     conn.close()
     ddl = binlake.ok("crawl", "--replication-task-arn", guide, "--athena-ddl").stdout
-    assert f"CREATE EXTERNAL TABLE IF NOT EXISTS `{catalog}`.`customers__changes`" in ddl
+    assert f"CREATE EXTERNAL TABLE IF NOT EXISTS `{catalog}`.`customers__files`" in ddl
     assert "STORED AS PARQUET" in ddl and "`unit_price` decimal(10,2)" in ddl
     stop(binlake, guide)
 

@@ -16,10 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from binlake.catalog.lake import Lake, LakeTable
-from binlake.catalog.sql import STALE, changes_sql, current_sql, ident, literal, multiset_sql, table_glob
+from binlake.catalog.sql import STALE, changes_sql, current_sql, ident, multiset_sql, table_glob
 from binlake.errors import BinlakeError
 from binlake.state import endpoints as endpoints_api
 from binlake.state.store import StateStore
@@ -123,15 +122,16 @@ def crawl(lake: Lake, catalog: Path, database: str | None = None) -> list[Crawle
 
 def _register(conn: duckdb.DuckDBPyConnection, lake: Lake, table: LakeTable, database: str) -> CrawledTable:
     schema = lake.schema(table)
-    columns = [f.name for f in schema if f.name != "Op"]
+    order = lake.settings.CdcCommitOrderColumnName
+    columns = [f.name for f in schema if f.name not in ("Op", order)]
     location = lake.duckdb_path(table.prefix)
-    changes = changes_sql([table_glob(location)])
+    changes = changes_sql([table_glob(location)], order_column=order)
     name = table.table
     changes_view = f"{ident(database)}.{ident(name + '__changes')}"
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(database)}")
     conn.execute(f"CREATE OR REPLACE VIEW {changes_view} AS {changes}")
     key = [k for k in table.key if k in columns]
-    current = current_sql(changes_view, key, guard=True) if key else multiset_sql(changes_view)
+    current = current_sql(changes_view, key, True, order) if key else multiset_sql(changes_view, order)
     conn.execute(f"CREATE OR REPLACE VIEW {ident(database)}.{ident(name)} AS {current}")
     conn.execute(
         f"INSERT OR REPLACE INTO {META_SCHEMA}.tables VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -149,60 +149,3 @@ def _register(conn: duckdb.DuckDBPyConnection, lake: Lake, table: LakeTable, dat
         ],
     )
     return CrawledTable(database, name, location, columns, key, len(table.files), True)
-
-
-def athena_ddl(lake: Lake, database: str | None = None) -> str:
-    """CREATE EXTERNAL TABLE (and the current-state view) for Athena, Trino or Hive over the same files."""
-    statements = []
-    for table in lake.tables:
-        if not table.files:
-            continue
-        db = database or default_database(table.schema)
-        schema = lake.schema(table)
-        columns = ",\n".join(f"  {_hive(f.name)} {hive_type(f.type)}" for f in schema)
-        location = lake.bucket.url.rstrip("/") + "/" + table.prefix + "/"
-        statements.append(
-            f"CREATE EXTERNAL TABLE IF NOT EXISTS {_hive(db)}.{_hive(table.table + '__changes')} (\n{columns}\n)\n"
-            f"STORED AS PARQUET\nLOCATION {literal(location)};"
-        )
-        key = [k for k in table.key if k in schema.names]
-        if key:
-            names = ", ".join(f'"{f.name}"' for f in schema if f.name != "Op")
-            partition = ", ".join(f'"{k}"' for k in key)
-            statements.append(
-                f"CREATE OR REPLACE VIEW {ident(db)}.{ident(table.table)} AS SELECT {names} FROM (SELECT *, "
-                f'row_number() OVER (PARTITION BY {partition} ORDER BY "$path" DESC) AS rn FROM '
-                f"{ident(db)}.{ident(table.table + '__changes')}) "
-                "WHERE rn = 1 AND coalesce(\"Op\", 'I') <> 'D';"
-            )
-    return "\n\n".join(statements)
-
-
-def _hive(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def hive_type(arrow: pa.DataType) -> str:
-    if pa.types.is_int8(arrow):
-        return "tinyint"
-    if pa.types.is_int16(arrow) or pa.types.is_uint8(arrow):
-        return "smallint"
-    if pa.types.is_int32(arrow) or pa.types.is_uint16(arrow):
-        return "int"
-    if pa.types.is_int64(arrow) or pa.types.is_uint32(arrow) or pa.types.is_duration(arrow):
-        return "bigint"
-    if pa.types.is_uint64(arrow):
-        return "decimal(20,0)"
-    if pa.types.is_float32(arrow):
-        return "float"
-    if pa.types.is_float64(arrow):
-        return "double"
-    if pa.types.is_decimal(arrow):
-        return f"decimal({arrow.precision},{arrow.scale})"
-    if pa.types.is_date(arrow):
-        return "date"
-    if pa.types.is_timestamp(arrow):
-        return "timestamp"
-    if pa.types.is_binary(arrow) or pa.types.is_large_binary(arrow):
-        return "binary"
-    return "string"

@@ -35,12 +35,13 @@ def table_glob(location: str) -> str:
     return f"{glob_escape(location)}/**/*.parquet"
 
 
-def changes_sql(paths: Sequence[str], columns: Sequence[str] | None = None) -> str:
+def changes_sql(paths: Sequence[str], columns: Sequence[str] | None = None, order_column: str = "") -> str:
     """The change log of one table: ``Op`` (LOAD rows are 'I'), its columns, and ordering columns.
 
     With ``columns`` None the columns are the files' columns at query time (``*``), so a view of it shows a
     column added later. ``Op`` comes from a typed empty relation united by name with the files, so the SQL
-    binds whether or not any CDC file (the only files with ``Op``) exists yet.
+    binds whether or not any CDC file (the only files with ``Op``) exists yet; so does the commit-order
+    column ``order_column`` (CdcCommitOrderColumnName), NULL in LOAD rows.
     """
     sources = "[" + ", ".join(literal(p) for p in paths) + "]"
     if columns is None:
@@ -48,10 +49,11 @@ def changes_sql(paths: Sequence[str], columns: Sequence[str] | None = None) -> s
     else:
         selected = ", ".join(ident(c) for c in columns)
     name = "regexp_extract(filename, '[^/]+$')"
+    typed = f", NULL::VARCHAR AS {ident(order_column)}" if order_column else ""
     return (
         f'SELECT COALESCE("Op", \'I\') AS "Op", {selected}, '
         f"NOT starts_with({name}, 'LOAD') AS _is_cdc, {name} AS _file, file_row_number AS _row "
-        f'FROM (SELECT NULL::VARCHAR AS "Op" WHERE false UNION ALL BY NAME '
+        f'FROM (SELECT NULL::VARCHAR AS "Op"{typed} WHERE false UNION ALL BY NAME '
         f"SELECT * FROM read_parquet({sources}, filename = true, file_row_number = true, union_by_name = true))"
     )
 
@@ -63,31 +65,36 @@ KEY_MISSING = (
 )
 
 
-def current_sql(changes: str, key: Sequence[str], guard: bool = False) -> str:
+def current_sql(changes: str, key: Sequence[str], guard: bool = False, order_column: str = "") -> str:
     """The current state from a change-log relation (a view name or a parenthesised query): each key's last
     change, unless it is a delete. Every column of ``changes`` but the bookkeeping ones is kept.
 
     With ``guard``, a row whose key is NULL (a primary key column is never NULL in the source, so the file
     lacks the column: renamed or dropped after the crawl) fails the query with ``KEY_MISSING`` instead of
-    merging every such row as one key."""
+    merging every such row as one key. With ``order_column`` (CdcCommitOrderColumnName) changes are ordered by
+    it first (LOAD rows, where it is NULL, before every change); it is not a column of the current state."""
     partition = ", ".join(ident(k) for k in key)
     source = changes
     if guard:
         missing = " OR ".join(f"{ident(k)} IS NULL" for k in key)
         source = f"(SELECT * FROM {changes} WHERE CASE WHEN {missing} THEN error({literal(KEY_MISSING)}) ELSE true END)"
+    hidden = ", ".join(BOOKKEEPING) + (f", {ident(order_column)}" if order_column else "")
+    by = f"{ident(order_column)} DESC NULLS LAST, " if order_column else ""
     return (
-        f'SELECT * EXCLUDE ("Op", {", ".join(BOOKKEEPING)}, _binlake_rank) FROM (SELECT *, row_number() OVER '
-        f"(PARTITION BY {partition} ORDER BY _is_cdc DESC, _file DESC, _row DESC) AS _binlake_rank "
+        f'SELECT * EXCLUDE ("Op", {hidden}, _binlake_rank) FROM (SELECT *, row_number() OVER '
+        f"(PARTITION BY {partition} ORDER BY _is_cdc DESC, {by}_file DESC, _row DESC) AS _binlake_rank "
         f"FROM {source}) WHERE _binlake_rank = 1 AND \"Op\" <> 'D'"
     )
 
 
-def multiset_sql(changes: str) -> str:
+def multiset_sql(changes: str, order_column: str = "") -> str:
     """The current state of a table without a primary key, as a multiset of whole rows: LOAD rows and every
     insert or update after image count +1, every delete before image -1 (an update of such a table is
-    written as the delete of its before image and the insert of its after image). Order does not matter."""
+    written as the delete of its before image and the insert of its after image). Order does not matter (and
+    ``order_column``, which differs between a row's insert and its delete, is left out)."""
+    hidden = ", ".join(BOOKKEEPING) + (f", {ident(order_column)}" if order_column else "")
     return (
-        f'SELECT * EXCLUDE (_binlake_n, _binlake_i) FROM (SELECT * EXCLUDE ("Op", {", ".join(BOOKKEEPING)}), '
+        f'SELECT * EXCLUDE (_binlake_n, _binlake_i) FROM (SELECT * EXCLUDE ("Op", {hidden}), '
         "sum(CASE WHEN \"Op\" = 'D' THEN -1 ELSE 1 END)::BIGINT AS _binlake_n "
         f"FROM {changes} GROUP BY ALL) AS _binlake_rows, range(_binlake_rows._binlake_n) AS _binlake_copies(_binlake_i)"
     )

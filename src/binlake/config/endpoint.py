@@ -34,6 +34,9 @@ class S3Settings:
     TimestampColumnName: str = ""
     """When set, a column of this name holds the source commit time (full load: the read time)."""
     TimestampColumnType: str = "string"
+    CdcCommitOrderColumnName: str = ""
+    """binlake: when set, every CDC row gets a column of this name, a string that sorts in commit order
+    (binlog file number, commit log_pos, row index in the transaction; see docs/layout.md). Empty: DMS's layout."""
     """binlake: the TimestampColumnName column's type: string (DMS's '2022-07-26 06:46:18.616807') or timestamp."""
     MaxFileSize: int = 1_048_576
     """Largest file in KB before a new LOAD file is started."""
@@ -103,6 +106,12 @@ class S3Settings:
         if self.MaxFileSize < 1:
             raise BinlakeError(
                 f"MaxFileSize must be at least 1 (KB), not {self.MaxFileSize}", fix='e.g. "MaxFileSize": 1048576'
+            )
+        order = self.CdcCommitOrderColumnName
+        if order and order in ("Op", self.TimestampColumnName):
+            raise BinlakeError(
+                f"CdcCommitOrderColumnName {order!r} is the name of another column binlake writes",
+                fix='choose another name, e.g. "CdcCommitOrderColumnName": "binlake_commit_order"',
             )
         if self.CdcInsertsOnly and self.CdcInsertsAndUpdates:
             raise BinlakeError("CdcInsertsOnly and CdcInsertsAndUpdates cannot both be true", fix="set one of them")

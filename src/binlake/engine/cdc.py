@@ -55,6 +55,7 @@ from binlake.capture.transaction import OpenTransaction, remove_spill_files
 from binlake.changes import ChangeBuffer, Route
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
+from binlake.engine.commit_order import CommitOrder
 from binlake.engine.schema_changes import ddl_steps, live_tables
 from binlake.engine.target_folders import check_new_table
 from binlake.errors import BinlakeError
@@ -126,6 +127,8 @@ class CdcRunner:
         self._batch_files: list[str] = []
         self._batch_stats: dict[tuple[str, str], list[int]] = {}
         self._pending_ddls: dict[tuple[str, str], int] = {}
+        order = s3.CdcCommitOrderColumnName
+        self.commit_order = CommitOrder(order, s3.TimestampColumnName) if order else None
 
     # -- setup ------------------------------------------------------------------------------------------
     def load_state(self) -> None:
@@ -587,6 +590,9 @@ class CdcRunner:
                 batch = pending.record_batch(  # type: ignore[attr-defined]
                     True, self.s3.TimestampColumnName, self.s3.TimestampColumnType
                 )
+                if self.commit_order is not None:
+                    route = pending.route  # type: ignore[attr-defined]
+                    batch = self.commit_order.stamp(batch, (route.target_schema, route.target_table), self.last_commit)
                 write_file(self.bucket, path, self.s3, batch)
         self.buffer.clear()
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import typer
 
-from binlake.catalog.crawler import CATALOG_FILE, athena_ddl, crawl
+from binlake.catalog.crawler import CATALOG_FILE, crawl
+from binlake.catalog.dialects import check_dialect, views_sql
 from binlake.catalog.inspect import inspect_file, list_objects
 from binlake.catalog.lake import open_lake
 from binlake.cli.main import context
@@ -46,16 +47,28 @@ def crawl_command(
         None, "--database", help="Catalog database [default: ecommerce_platform → ecommerce_db]."
     ),
     catalog: Path = typer.Option(None, "--catalog", help="DuckDB catalog file [default: <state dir>/catalog.duckdb]."),
-    athena_ddl_only: bool = typer.Option(False, "--athena-ddl", help="Print CREATE EXTERNAL TABLE statements instead."),
+    athena_ddl_only: bool = typer.Option(False, "--athena-ddl", help="The same as --dialect athena."),
+    dialect: str = typer.Option(
+        None, "--dialect", help="Print the views for duckdb, spark, athena or trino instead of crawling."
+    ),
+    sql_file: Path = typer.Option(None, "--sql-file", help="With --dialect: write the SQL to this file."),
     output: Output = typer.Option(Output.table, "--output"),
 ) -> None:
-    """Catalog a task's replicated tables (the guide's Glue crawler).
+    """Catalog a task's replicated tables (the guide's Glue crawler), or print their views for another engine.
 
-    Example: binlake crawl --replication-task-arn ecommerce-replication"""
+    Example: binlake crawl --replication-task-arn ecommerce-replication --dialect spark"""
+    if athena_ddl_only or dialect:
+        check_dialect(dialect or "athena")
+    elif sql_file is not None:
+        raise BinlakeError("--sql-file writes the SQL of --dialect", fix="add --dialect duckdb|spark|athena|trino")
     store = context(ctx).store
     lake = open_lake(store, replication_task_arn)
-    if athena_ddl_only:
-        sys.stdout.write(athena_ddl(lake, database) + "\n")
+    if athena_ddl_only or dialect:
+        sql = views_sql(lake, dialect or "athena", database)
+        if sql_file is None:
+            sys.stdout.write(sql)
+        else:
+            sql_file.write_text(sql)
         return
     path = _catalog(ctx, catalog)
     tables = crawl(lake, path, database)

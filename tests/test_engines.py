@@ -1,0 +1,461 @@
+"""The lake read by other engines: ``crawl --dialect`` views run in Apache Spark itself (pyspark, local[1]),
+compared with DuckDB's views and with the source; the commit-order column against the source's binlog."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from binlake.target.naming import date_partition
+from tests.conftest import Binlake
+from tests.lake import target_settings
+from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
+from tests.test_lake import db_name, mysql_rows
+from tests.test_s3 import moto, s3, s3_bucket, s3_endpoints, s3_env  # noqa: F401  (fixtures)
+
+ORDER = "binlake_commit_order"
+ITEMS = (
+    "CREATE TABLE `{db}`.items (id INT PRIMARY KEY, name VARCHAR(40), qty INT, price DECIMAL(10,2), "
+    "seen DATETIME(6), flag TINYINT UNSIGNED, big BIGINT UNSIGNED, data VARBINARY(8))"
+)
+VISITS = "CREATE TABLE `{db}`.visits (page VARCHAR(20), hits INT)"
+
+
+@pytest.fixture(scope="module")
+def spark_starting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Future]:
+    """One local Spark session for the module (one core, small memory, no UI, quiet logs), started in the
+    background: a test sets up its lake meanwhile and takes the session with ``.result()``."""
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    with ThreadPoolExecutor(1) as pool:
+        starting = pool.submit(start_spark, warehouse)
+        yield starting
+        starting.result().stop()
+
+
+def start_spark(warehouse: Path) -> object:
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("binlake-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "512m")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.catalogImplementation", "in-memory")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        .config("spark.ui.showConsoleProgress", "false")
+        # The JIT's first tier only and the serial collector: on 2 shared cores this halves start-up and the
+        # first queries, which is all a test's small lake needs.
+        .config(
+            "spark.driver.extraJavaOptions", f"-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.io.tmpdir={warehouse}"
+        )
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def run_script(spark, sql: str) -> None:
+    """Run a generated script statement by statement, as spark-sql -f would."""
+    for statement in statements(sql):
+        spark.sql(statement)
+
+
+def statements(sql: str) -> list[str]:
+    body = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    return [s.strip() for s in re.split(r";\s*\n", body) if s.strip()]
+
+
+def normal(value: object) -> object:
+    """One representation per value across Spark, DuckDB and MySQLdb rows."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, Decimal) and value == value.to_integral_value() and value.as_tuple().exponent == 0:
+        return int(value)
+    return value
+
+
+def rows(result: list) -> list[tuple]:
+    return [tuple(normal(v) for v in row) for row in result]
+
+
+def workload(admin, db: str, part: int) -> None:
+    """Inserts, updates, deletes, key changes, and several changes of one key in one transaction (so in
+    one CDC file), for a table with a key and one without; in two parts."""
+    if part == 2:
+        workload_2(admin, db)
+        return
+    execute(
+        admin,
+        "START TRANSACTION",
+        f"UPDATE `{db}`.items SET name = 'first', qty = 1 WHERE id = 1",
+        f"UPDATE `{db}`.items SET name = 'second', qty = 2 WHERE id = 1",
+        f"UPDATE `{db}`.items SET name = 'third', qty = 3 WHERE id = 1",
+        f"DELETE FROM `{db}`.items WHERE id = 2",
+        f"INSERT INTO `{db}`.items (id, name, qty) VALUES (2, 'reborn', 22)",
+        f"UPDATE `{db}`.items SET id = 3000 WHERE id = 3",
+        f"UPDATE `{db}`.items SET id = 4000 WHERE id = 4",
+        f"UPDATE `{db}`.items SET id = 4 WHERE id = 4000",
+        f"INSERT INTO `{db}`.items (id, name) VALUES (5000, 'gone soon')",
+        f"UPDATE `{db}`.items SET qty = 50 WHERE id = 5000",
+        f"DELETE FROM `{db}`.items WHERE id = 5000",
+        f"INSERT INTO `{db}`.items (id, name) VALUES (6000, 'deleted then back')",
+        f"DELETE FROM `{db}`.items WHERE id = 6000",
+        f"INSERT INTO `{db}`.items (id, name, qty) VALUES (6000, 'back', 60)",
+        "COMMIT",
+    )
+
+
+def workload_2(admin, db: str) -> None:
+    execute(
+        admin,
+        f"UPDATE `{db}`.items SET price = price + 1, big = big + 1 WHERE id BETWEEN 10 AND 40",
+        f"DELETE FROM `{db}`.items WHERE id BETWEEN 41 AND 60",
+        f"UPDATE `{db}`.items SET name = 'fifth', qty = 5 WHERE id = 1",
+        f"INSERT INTO `{db}`.visits VALUES ('a', 1), ('a', 1), ('b', 2)",
+        "START TRANSACTION",
+        f"UPDATE `{db}`.visits SET hits = 9 WHERE page = 'a' LIMIT 1",
+        f"DELETE FROM `{db}`.visits WHERE page = 'b' LIMIT 1",
+        f"INSERT INTO `{db}`.visits VALUES ('c', 3), ('c', 3)",
+        "COMMIT",
+    )
+
+
+def two_lakes(binlake: Binlake, admin, database: str, bucket: Path) -> None:
+    """One source replicated by two running tasks: ``ordered`` writes the commit-order column, ``plain``
+    does not and writes its CDC files into date folders (DatePartitionEnabled, DDMMYYYY: folder names that do
+    not sort by date)."""
+    execute(admin, ITEMS.format(db=database), VISITS.format(db=database))
+    execute(
+        admin,
+        f"INSERT INTO `{database}`.items SELECT seq, concat('item ', seq), seq % 7, seq * 1.25, "
+        "TIMESTAMP('2026-01-16 12:00:00.123456') + INTERVAL seq SECOND, seq % 256, 18446744073709551000 + seq % 500, "
+        f"unhex(lpad(hex(seq), 4, '0')) FROM `{database}`.seq_1_to_200",
+        f"INSERT INTO `{database}`.visits VALUES ('a', 1), ('z', NULL)",
+    )
+    dated = {"DatePartitionEnabled": True, "DatePartitionSequence": "DDMMYYYY"}
+    for name, extra in (("ordered", {"CdcCommitOrderColumnName": ORDER}), ("plain", dated)):
+        settings = target_settings(bucket / name, CdcMaxBatchInterval=0.2, **extra)
+        (bucket / name).mkdir()
+        binlake.ok("create-endpoint", "--endpoint-identifier", name, "--endpoint-type", "target",
+                   "--engine-name", "s3", "--s3-settings", settings)  # fmt: skip
+        create_cdc_task(binlake, name, database, target=name)
+        start_detached(binlake, name)
+    for name in ("ordered", "plain"):
+        wait_streaming(binlake, name)
+
+
+def move_to_the_day_before(lake: Path) -> None:
+    """The date-partitioned lake's CDC files so far: moved to the day before, into that day's folder, and
+    named for it (so they still sort first), as if written before midnight."""
+    for path in list(lake.rglob("2*.parquet")):
+        table = path.parents[3]  # <table>/DD/MM/YYYY/<file>
+        day = datetime.datetime.strptime(path.name[:8], "%Y%m%d") - datetime.timedelta(days=1)
+        folder = table / date_partition(day, "DDMMYYYY", "SLASH")
+        folder.mkdir(parents=True, exist_ok=True)
+        path.rename(folder / (f"{day:%Y%m%d}" + path.name[8:]))
+
+
+ITEM_COLUMNS = "id, name, qty, price, seen, flag, big, data"
+
+
+def test_spark_views_match_duckdb_and_the_source(
+    binlake: Binlake, endpoints, admin, database: str, bucket: Path, spark_starting: Future, tmp_path: Path
+) -> None:
+    """The Spark views of both lakes, created before any CDC file, give the source's current state, as
+    DuckDB's views do; the change log holds every file's rows once, CDC files in two date folders included."""
+    two_lakes(binlake, admin, database, bucket)
+    spark = spark_starting.result()
+    for name in ("ordered", "plain"):
+        catalog = f"{name}_db"  # one Spark database per lake
+        script = tmp_path / f"{name}.spark.sql"
+        binlake.ok("crawl", "--replication-task-arn", name, "--database", catalog, "--dialect", "spark",
+                   "--sql-file", str(script))  # fmt: skip
+        assert ("commit-order column" in script.read_text()) == (name == "ordered")
+        assert not list((bucket / name).rglob("2*.parquet"))  # no CDC file yet
+        run_script(spark, script.read_text())
+    workload(admin, database, 1)
+    for name in ("ordered", "plain"):
+        wait_caught_up(binlake, name, admin)
+    move_to_the_day_before(bucket / "plain")
+    workload(admin, database, 2)
+    for name in ("ordered", "plain"):
+        wait_caught_up(binlake, name, admin)
+    assert len({p.parent for p in (bucket / "plain").rglob("items/*/*/*/2*.parquet")}) == 2  # two date folders
+    source = rows(mysql_rows(admin, f"SELECT {ITEM_COLUMNS} FROM `{database}`.items ORDER BY id"))
+    source_visits = rows(mysql_rows(admin, f"SELECT page, hits FROM `{database}`.visits ORDER BY page, hits"))
+    assert len(source) == 200 - 20 + 1 and source[1][:3] == (2, "reborn", 22)
+    for name in ("ordered", "plain"):
+        catalog = f"{name}_db"
+        # Spark lists a table's files when it first reads it, and again after REFRESH TABLE (or in a new
+        # session): the views made before the first CDC file read the files written since.
+        spark.sql(f"REFRESH TABLE {catalog}.items__files")
+        spark.sql(f"REFRESH TABLE {catalog}.visits__files")
+        in_spark = rows(spark.sql(f"SELECT {ITEM_COLUMNS} FROM {catalog}.items ORDER BY id").collect())
+        # DuckDB: the same lake through the duckdb dialect's script, in a fresh connection.
+        duck = duckdb.connect()
+        duck.execute(
+            binlake.ok("crawl", "--replication-task-arn", name, "--database", catalog, "--dialect", "duckdb").stdout
+        )
+        in_duckdb = rows(duck.execute(f"SELECT {ITEM_COLUMNS} FROM {catalog}.items ORDER BY id").fetchall())
+        assert in_spark == in_duckdb
+        assert [r[:4] + r[5:] for r in in_spark] == [r[:4] + r[5:] for r in source]  # seen: Spark's NTZ timestamp
+        assert [r[4] for r in in_spark] == [r[4] for r in source]
+        visits = rows(spark.sql(f"SELECT page, hits FROM {catalog}.visits ORDER BY page, hits NULLS FIRST").collect())
+        assert visits == rows(
+            duck.execute(f"SELECT page, hits FROM {catalog}.visits ORDER BY page, hits NULLS FIRST").fetchall()
+        )
+        assert sorted(visits, key=str) == sorted(source_visits, key=str)
+        written = sum(pq.read_metadata(p).num_rows for p in (bucket / name).rglob("*.parquet") if "/items/" in str(p))
+        logged = spark.sql(f"SELECT count(*) FROM {catalog}.items__changes").collect()[0][0]
+        assert logged == written
+        for dialect in ("athena", "trino"):
+            text = binlake.ok(
+                "crawl", "--replication-task-arn", name, "--database", catalog, "--dialect", dialect
+            ).stdout
+            check_ddl_types(text, dialect, duck, bucket / name)
+        trino = binlake.ok("crawl", "--replication-task-arn", name, "--database", catalog, "--dialect", "trino").stdout
+        run_trino_views_in_spark(spark, trino, catalog)
+        in_trino = rows(spark.sql(f"SELECT {ITEM_COLUMNS} FROM trino_{catalog}.items ORDER BY id").collect())
+        if name == "ordered":
+            assert in_trino == source
+        else:
+            assert_exact_at_file_granularity(in_trino, source, bucket / name)
+        trino_visits = spark.sql(f"SELECT page, hits FROM trino_{catalog}.visits").collect()
+        assert sorted(rows(trino_visits), key=str) == sorted(source_visits, key=str)
+        duck.close()
+    for name in ("ordered", "plain"):
+        stop(binlake, name)
+
+
+# Types DuckDB reads from binlake's Parquet files, as Trino's and Athena's Hive tables declare them: the
+# unsigned integers widened to the next signed type (neither engine has unsigned types), zoned timestamps as
+# the Hive connector's plain timestamp.
+WIDENED = {
+    "UTINYINT": "SMALLINT",
+    "USMALLINT": "INTEGER",
+    "UINTEGER": "BIGINT",
+    "UBIGINT": "DECIMAL(20, 0)",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
+}
+
+
+def check_ddl_types(sql: str, dialect: str, duck, lake: Path) -> None:
+    """Every statement parses in ``dialect`` (sqlglot), and each table's declared columns are the Parquet
+    files' columns (as DuckDB reads them) with the types the engine needs for them, plus Op."""
+    import sqlglot
+    from sqlglot import exp
+
+    parsed = [sqlglot.parse_one(s, read=dialect) for s in statements(sql)]  # a syntax error raises
+    tables = [p for p in parsed if isinstance(p, exp.Create) and p.kind == "TABLE"]
+    assert len(tables) == 2 and len([p for p in parsed if isinstance(p, exp.Create) and p.kind == "VIEW"]) == 4
+    for create in tables:
+        table = create.this.this.name.removesuffix("__files")
+        declared = {c.name: c.args["kind"].sql("trino") for c in create.this.expressions}
+        files = next(lake.rglob(f"{table}/LOAD*.parquet")).parent
+        described = duck.execute(
+            f"DESCRIBE SELECT * FROM read_parquet('{files}/**/*.parquet', union_by_name = true)"
+        ).fetchall()
+        expected = {"Op": "VARCHAR"}
+        for column, duck_type, *_ in described:
+            trino = sqlglot.parse_one(f"CAST(x AS {duck_type})", read="duckdb").to.sql("trino")
+            expected[column] = WIDENED.get(trino, trino)
+        assert declared == expected
+
+
+def run_trino_views_in_spark(spark, sql: str, catalog: str) -> None:
+    """Spark stands in for Trino: sqlglot translates the Trino views to Spark SQL, over a view of the Spark
+    table of the same files that adds Trino's ``$path``; Spark's row order inside a file is not used."""
+    import sqlglot
+
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS trino_{catalog}")
+    for statement in statements(sql):
+        if statement.startswith("CREATE TABLE"):
+            table = re.search(r'"([^"]+)__files"', statement).group(1)
+            spark.sql(
+                f"CREATE OR REPLACE VIEW trino_{catalog}.{table}__files AS "
+                f"SELECT *, _metadata.file_path AS `$path` FROM {catalog}.{table}__files"
+            )
+        elif statement.startswith("CREATE OR REPLACE VIEW"):
+            spark_sql = sqlglot.transpile(statement, read="trino", write="spark")[0]
+            spark.sql(spark_sql.replace(f"hive.`{catalog}`", f"trino_{catalog}"))
+
+
+def assert_exact_at_file_granularity(lake_rows: list[tuple], source: list[tuple], lake: Path) -> None:
+    """What docs/engines.md says of a view without the commit-order column and without row positions: every
+    key is exact, except a key with two or more changes in its last CDC file, which holds one of them."""
+    cdc = sorted((p for p in lake.rglob("2*.parquet") if "/items/" in str(p)), key=lambda p: p.name)
+    last: dict[int, list[dict]] = {}
+    for path in cdc:
+        changes: dict[int, list[dict]] = {}
+        for change in pq.read_table(path).to_pylist():
+            changes.setdefault(change["id"], []).append(change)
+        last.update(changes)
+    ambiguous = {key for key, changes in last.items() if len(changes) > 1}
+    assert {1, 2, 4, 6000} & ambiguous  # the workload changes these keys several times in one transaction
+    in_lake = {row[0]: row for row in lake_rows}
+    in_source = {row[0]: row for row in source}
+    for key in set(in_lake) | set(in_source):
+        if key not in ambiguous:
+            assert in_lake.get(key) == in_source.get(key), key
+        else:
+            names = ITEM_COLUMNS.split(", ")
+            outcomes = [None if c["Op"] == "D" else tuple(normal(c[n]) for n in names) for c in last[key]]
+            assert in_lake.get(key) in outcomes, key
+
+
+def binlog_commits(admin) -> set[tuple[int, int]]:
+    """(binlog file number, end position) of every XID event in the source's binlogs: where transactions
+    commit, as the server lists them."""
+    commits = set()
+    for log_name, *_ in mysql_rows(admin, "SHOW BINARY LOGS"):
+        for event in mysql_rows(admin, f"SHOW BINLOG EVENTS IN '{log_name}'"):
+            if event[2] == "Xid":
+                commits.add((int(log_name.rpartition(".")[2]), int(event[4])))
+    return commits
+
+
+def order_values(directory: Path) -> list[tuple[str, list[str]]]:
+    """Each CDC file's commit-order values, files in name order (commit order)."""
+    files = sorted((p for p in directory.rglob("2*.parquet")), key=lambda p: p.name)
+    return [(p.name, pq.read_table(p).column(ORDER).to_pylist()) for p in files]
+
+
+def test_commit_order_column_follows_the_binlog(
+    binlake: Binlake, endpoints, admin, database: str, bucket: Path
+) -> None:
+    """Every CDC row's commit order names its transaction's XID position in the source's binlog and its index
+    in the transaction; the values increase strictly across files, a transaction cut over several files, a
+    restart and a reload; LOAD files have no such column, and the DuckDB catalog is the source's state."""
+    execute(
+        admin, f"CREATE TABLE `{database}`.wide (id INT PRIMARY KEY, pad VARCHAR(300), n INT)",
+            f"INSERT INTO `{database}`.wide SELECT seq, repeat('x', 300), 0 FROM `{database}`.seq_1_to_2000",
+    )  # fmt: skip
+    settings = target_settings(bucket, CdcMaxBatchInterval=0.2, CdcCommitOrderColumnName=ORDER,
+                               TimestampColumnName="ts")  # fmt: skip
+    binlake.ok("create-endpoint", "--endpoint-identifier", "ordered", "--endpoint-type", "target",
+               "--engine-name", "s3", "--s3-settings", settings)  # fmt: skip
+    from tests.conftest import mappings
+
+    binlake.ok(
+        "create-replication-task", "--replication-task-identifier", "ordered", "--source-endpoint-arn", "src",
+        "--target-endpoint-arn", "ordered", "--migration-type", "full-load-and-cdc",
+        "--table-mappings", mappings(database), "--replication-task-settings",
+        '{"ChangeProcessingTuning": {"MemoryLimitTotal": 1}}',
+    )  # fmt: skip
+    start_detached(binlake, "ordered")
+    wait_streaming(binlake, "ordered")
+    wide = bucket / "hub" / database / "wide"
+    execute(admin, f"UPDATE `{database}`.wide SET n = 1 WHERE id <= 10",
+            f"UPDATE `{database}`.wide SET n = n + 1, pad = repeat('y', 300)")  # fmt: skip  # 2000 rows > the buffer
+    wait_caught_up(binlake, "ordered", admin)
+    stop(binlake, "ordered")
+    execute(admin, f"UPDATE `{database}`.wide SET n = 7 WHERE id = 5", f"DELETE FROM `{database}`.wide WHERE id = 6")
+    start_detached(binlake, "ordered", "resume-processing")
+    wait_streaming(binlake, "ordered")
+    execute(
+        admin, f"UPDATE `{database}`.wide SET id = 6 WHERE id = 7", f"UPDATE `{database}`.wide SET n = 8 WHERE id = 6"
+    )
+    wait_caught_up(binlake, "ordered", admin)
+    before_reload = order_values(wide)
+    files = [name for name, _ in before_reload]
+    values = [v for _, file_values in before_reload for v in file_values]
+    # The big transaction is cut over several files and its indices continue from file to file.
+    assert len(files) >= 4 and len(values) == 10 + 2000 + 2 + 3
+    assert values == sorted(values) and len(set(values)) == len(values)
+    commits = binlog_commits(admin)
+    by_commit: dict[tuple[int, int], list[int]] = {}
+    for value in values:
+        assert re.fullmatch(r"\d{10}:\d{10}:\d{10}", value), value
+        number, pos, index = (int(part) for part in value.split(":"))
+        assert (number, pos) in commits  # a real COMMIT (XID) position of the source
+        by_commit.setdefault((number, pos), []).append(index)
+    assert sorted(len(v) for v in by_commit.values()) == [1, 1, 1, 2, 10, 2000]
+    assert all(indices == list(range(len(indices))) for indices in by_commit.values())
+    big = next(commit for commit, indices in by_commit.items() if len(indices) == 2000)
+    prefix = f"{big[0]:010d}:{big[1]:010d}:"
+    assert len([name for name, file_values in before_reload if any(v.startswith(prefix) for v in file_values)]) > 1
+    assert ORDER not in pq.read_schema(next(wide.glob("LOAD*.parquet"))).names
+    assert pq.read_schema(wide / files[0]).names[:3] == ["Op", "ts", ORDER]
+    # A reload: new LOAD files, then changes whose order is above every earlier one.
+    stop(binlake, "ordered")
+    start_detached(binlake, "ordered", "reload-target")
+    wait_streaming(binlake, "ordered")
+    execute(admin, f"UPDATE `{database}`.wide SET n = 9 WHERE id = 1")
+    wait_caught_up(binlake, "ordered", admin)
+    after = [v for _, file_values in order_values(wide) for v in file_values]
+    assert after and min(after) > max(values)
+    binlake.ok("crawl", "--replication-task-arn", "ordered")
+    sql = "SELECT id, n, pad FROM {db}.wide ORDER BY id"
+    lake = binlake.ok("query", sql.format(db=db_name(database)), "--output", "json").json()
+    assert [tuple(r.values()) for r in lake] == mysql_rows(admin, sql.format(db=f"`{database}`"))
+    stop(binlake, "ordered")
+
+
+def test_duckdb_script_for_an_s3_target(
+    binlake: Binlake, s3_endpoints: str, moto, admin, database: str, s3_bucket: str, tmp_path: Path  # noqa: F811
+) -> None:  # fmt: skip
+    """``crawl --dialect duckdb`` over an S3 target: a script for the plain duckdb CLI with a secret that reads
+    the credentials from the environment (never written into the script) and the views over ``s3://``.
+
+    DuckDB's httpfs and aws extensions download themselves, which fails offline, and PyPI carries them for
+    DuckDB 1.4.4 only; so the script is run when BINLAKE_DUCKDB_HTTPFS_PYTHON names a Python whose duckdb can
+    load them (duckdb==1.4.4 duckdb-ext-httpfs duckdb-ext-aws), in a fresh connection, with nothing else."""
+    import os
+    import subprocess
+
+    from tests.s3server import ACCESS_KEY, SECRET_KEY
+    from tests.test_s3 import create_readings, create_s3_target, source_rows
+
+    create_readings(admin, database, 60)
+    fast = create_s3_target(binlake, moto, f"s3://{s3_bucket}", name="s3fast", CdcMaxBatchInterval=0.2)
+    create_cdc_task(binlake, "s3cdc", database, target=fast)
+    start_detached(binlake, "s3cdc")
+    wait_streaming(binlake, "s3cdc")
+    execute(admin, f"UPDATE `{database}`.readings SET label = 'changed' WHERE id <= 3",
+            f"DELETE FROM `{database}`.readings WHERE id = 10")  # fmt: skip
+    wait_caught_up(binlake, "s3cdc", admin)
+    stop(binlake, "s3cdc")
+    script = tmp_path / "lake.duckdb.sql"
+    binlake.ok("crawl", "--replication-task-arn", "s3cdc", "--dialect", "duckdb", "--sql-file", str(script))
+    text = script.read_text()
+    assert ACCESS_KEY not in text and SECRET_KEY not in text
+    host = moto.url.removeprefix("http://")
+    assert (
+        "CREATE OR REPLACE SECRET binlake_s3fast (TYPE s3, PROVIDER credential_chain, CHAIN 'env', "
+        f"REGION 'us-east-1', ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false, SCOPE 's3://{s3_bucket}');"
+    ) in text
+    assert f"read_parquet(['s3://{s3_bucket}/hub/{database}/readings/**/*.parquet']" in text
+    python = os.environ.get("BINLAKE_DUCKDB_HTTPFS_PYTHON")
+    if not python:
+        return
+    program = (
+        "import duckdb, os, sys, sysconfig\n"
+        "c = duckdb.connect()\n"
+        "c.execute(\"SET extension_directory = '\" + sysconfig.get_paths()['purelib'] + \"/duckdb_ext/extensions'\")\n"
+        "c.execute(open(sys.argv[1]).read())\n"
+        f"for row in c.execute('SELECT * FROM {db_name(database)}.readings ORDER BY id').fetchall(): print(repr(row))\n"
+    )
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+    done = subprocess.run([python, "-c", program, str(script)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    names = {"Decimal": Decimal, "datetime": datetime}
+    assert [eval(line, names) for line in done.stdout.splitlines()] == source_rows(admin, database)
+
+
+def test_crawl_dialect_bad_input(binlake: Binlake) -> None:
+    from tests.test_bad_input import assert_one_line_error
+
+    failed = binlake("crawl", "--replication-task-arn", "t", "--dialect", "hive")
+    assert_one_line_error(failed, "unknown dialect 'hive'", "use one of duckdb, spark, athena, trino")
+    failed = binlake("crawl", "--replication-task-arn", "t", "--sql-file", "views.sql")
+    assert_one_line_error(failed, "--sql-file writes the SQL of --dialect", "add --dialect duckdb|spark|athena|trino")
