@@ -19,8 +19,8 @@ same value; the forms were chosen because both engines can produce them exactly:
 
 A row's text joins its columns' texts with '|'; text columns are prefixed with their length in bytes, so no
 value can imitate a separator, and NULL is 'N' (no other form is 'N'). Its checksum is the first 64 bits of
-its MD5. DECIMAL wider than 38 digits is the one exception to exactness: DuckDB reads it from Parquet as a
-DOUBLE, so both sides are compared as that double (see ``Form.approximate``).
+its MD5. DECIMAL wider than 38 digits, which DuckDB cannot read exactly, is read from the lake with pyarrow
+as text (``wide_decimals.py``).
 """
 
 from __future__ import annotations
@@ -64,7 +64,6 @@ class Form:
     kind: str  # 'integer', 'decimal', 'float', 'date', 'datetime', 'timestamp', 'time', 'text', 'binary'
     source: str
     target: str
-    approximate: bool = False  # DECIMAL(>38): compared as the DOUBLE DuckDB reads
 
     @property
     def is_text(self) -> bool:
@@ -91,10 +90,11 @@ def _float_from_form(text: str) -> float:
 
 
 def _float_mariadb(x: str) -> str:
-    # e0 is floor(log2|x|), possibly one off where LOG2 rounds; r = |x| / 2^e0 is exact, so comparing it with
-    # 1 and 2 corrects e0 exactly, and |x| / 2^e * 2^52 is the significand as an exact integer.
+    # e0 is floor(log2|x|), possibly one off where LOG2 rounds (log2 of the largest double rounds to 1024), so
+    # it is kept within the doubles' exponents; r = |x| / 2^e0 is exact, so comparing it with 1 and 2 corrects
+    # e0 exactly, and |x| / 2^e * 2^52 is the significand as an exact integer.
     a = f"ABS({x})"
-    e0 = f"CAST(FLOOR(LOG2({a})) AS SIGNED)"
+    e0 = f"LEAST(GREATEST(CAST(FLOOR(LOG2({a})) AS SIGNED), -1074), 1023)"
     r = f"({a} / POW(2, {e0}))"
     e = f"({e0} + ({r} >= 2) - ({r} < 1))"
     return (
@@ -105,7 +105,7 @@ def _float_mariadb(x: str) -> str:
 
 def _float_duckdb(x: str) -> str:
     a = f"abs({x})"
-    e0 = f"CAST(floor(log2({a})) AS BIGINT)"
+    e0 = f"least(greatest(CAST(floor(log2({a})) AS BIGINT), -1074), 1023)"
     r = f"({a} / pow(2, {e0}))"
     e = f"({e0} + CAST({r} >= 2 AS BIGINT) - CAST({r} < 1 AS BIGINT))"
     return (
@@ -130,10 +130,8 @@ def form(column: Column, name: str) -> Form:
     if kind == "bit":
         return Form(name, "integer", f"CAST(CAST({q} AS UNSIGNED) AS CHAR)", f"CAST({t} AS VARCHAR)")
     if kind in ("decimal", "numeric"):
-        if (column.numeric_precision or 10) > 38:
-            return Form(
-                name, "float", _float_mariadb(f"CAST({q} AS DOUBLE)"), _float_duckdb(f"CAST({t} AS DOUBLE)"), True
-            )
+        if (column.numeric_precision or 10) > 38:  # read from the lake as text already (wide_decimals.py)
+            return Form(name, "decimal", f"CAST({q} AS CHAR)", t)
         return Form(name, "decimal", f"CAST({q} AS CHAR)", f"regexp_replace(CAST({t} AS VARCHAR), '^(-?)\\.', '\\10.')")
     if kind in ("float", "double", "real"):
         return Form(name, "float", _float_mariadb(f"CAST({q} AS DOUBLE)"), _float_duckdb(f"CAST({t} AS DOUBLE)"))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 from MySQLdb import _mysql
 
+from binlake.catalog.sql import ident
 from binlake.source.types import Column
 from binlake.verify.canonical import (
     INTEGER_KINDS,
@@ -70,7 +71,7 @@ def plan_buckets(
         if high - low < 2**62:
             return Buckets(
                 f"({quoted} - {low}) DIV {width}",
-                f"(CAST({key_form.target} AS HUGEINT) - {low}) // {width}",
+                f"(CAST({ident(key_form.name)} AS HUGEINT) - {low}) // {width}",
                 quoted,
                 low,
                 width,
@@ -91,7 +92,8 @@ def plan_buckets(
 def source_sums(conn: _mysql.connection, table: str, forms: Sequence[Form], buckets: Buckets) -> Sums:
     """Each bucket's (rows, sum of row hashes), computed by the source server."""
     row_hash = hash_mariadb(row_text_mariadb(forms))
-    conn.query(f"SELECT {buckets.source} AS b, COUNT(*), SUM({row_hash}) FROM {table} GROUP BY b")
+    # GROUP BY position: MariaDB would take an alias for a column of the same name.
+    conn.query(f"SELECT {buckets.source}, COUNT(*), SUM({row_hash}) FROM {table} GROUP BY 1")
     rows = conn.store_result().fetch_row(maxrows=0)
     return {int(b): (int(n), int(s or 0)) for b, n, s in rows}
 
@@ -100,8 +102,8 @@ def target_sums_sql(relation: str, forms: Sequence[Form], buckets: Buckets) -> s
     """DuckDB SQL giving each bucket's (b, rows, sum of row hashes) over ``relation`` (the lake's current state)."""
     row_hash = hash_duckdb(row_text_duckdb(forms))
     return (
-        f"SELECT b, count(*) AS n, sum(h) AS s FROM "
-        f"(SELECT {buckets.target} AS b, {row_hash} AS h FROM {relation}) GROUP BY b"
+        f"SELECT _binlake_b, count(*), sum(_binlake_h) FROM "
+        f"(SELECT {buckets.target} AS _binlake_b, {row_hash} AS _binlake_h FROM {relation}) GROUP BY 1"
     )
 
 

@@ -37,6 +37,7 @@ from binlake.source.connection import SourceAddress, connect
 from binlake.source.plan import TablePlan
 from binlake.verify.canonical import Form, form
 from binlake.verify.checksum import Buckets, differing, plan_buckets, source_rows, source_sums, target_sums_sql
+from binlake.verify.wide_decimals import wide_decimal_columns, wide_decimal_texts
 
 SHOWN_DIFFERENCES = 5
 
@@ -158,10 +159,11 @@ def _drill_down(
     db.register("source_stream", reader)
     db.execute("CREATE TABLE source AS SELECT * FROM source_stream")
     db.unregister("source_stream")
-    db.execute(f"CREATE TABLE chosen AS SELECT unnest({[int(b) for b in chosen]}::HUGEINT[]) AS b")
+    db.execute(f"CREATE TABLE chosen AS SELECT unnest({[int(b) for b in chosen]}::HUGEINT[]) AS _binlake_b")
     texts = ", ".join(f"{f.target} AS {ident(f.name)}" for f in forms)
     db.execute(
-        f"CREATE TABLE target_rows AS SELECT {texts} FROM target WHERE ({buckets.target}) IN (SELECT b FROM chosen)"
+        f"CREATE TABLE target_rows AS SELECT {texts} FROM target "
+        f"WHERE ({buckets.target}) IN (SELECT _binlake_b FROM chosen)"
     )
     _compare(db, result, forms, key)
 
@@ -205,6 +207,11 @@ def _load_target(
             f"SELECT c.* FROM ({changes}) c LEFT JOIN ({limits}) l USING (_file) "
             "WHERE NOT c._is_cdc OR c._row < l._limit"
         )
+    wide = wide_decimal_columns(lake.schema(table), names)
+    if wide:  # DuckDB would read them as rounded doubles: their exact text instead
+        db.register("wide_decimals", wide_decimal_texts(lake, table, wide))
+        replaced = ", ".join(f"w.{ident(n)} AS {ident(n)}" for n in wide)
+        changes = f"SELECT c.* REPLACE ({replaced}) FROM ({changes}) c LEFT JOIN wide_decimals w USING (_file, _row)"
     key = [k for k in table.key if k in data_columns]
     current = current_sql(f"({changes})", key) if key else multiset_sql(f"({changes})")
     db.execute(f"CREATE TABLE target AS {current}")
@@ -229,14 +236,15 @@ def _compare(db: duckdb.DuckDBPyConnection, result: TableComparison, forms: list
     picked = ", ".join(
         [f"{ident(k)}" for k in key]
         + [f"s.{ident(n)} AS {ident('s_' + n)}, t.{ident(n)} AS {ident('t_' + n)}" for n in others]
-        + ["s._in AS _in_source", "t._in AS _in_target"]
+        + ["s._binlake_in", "t._binlake_in"]
     )
     differs = " OR ".join(f"s.{ident(n)} IS DISTINCT FROM t.{ident(n)}" for n in others) or "false"
     order = ", ".join(f"TRY_CAST({ident(k)} AS HUGEINT)" if by_name[k].kind == "integer" else ident(k) for k in key)
     db.execute(
         f"CREATE TEMP TABLE differences AS SELECT {picked} FROM "
-        f"(SELECT *, true AS _in FROM source) s FULL OUTER JOIN (SELECT *, true AS _in FROM target_rows) t "
-        f"USING ({keys}) WHERE s._in IS NULL OR t._in IS NULL OR {differs}"
+        "(SELECT *, true AS _binlake_in FROM source) s FULL OUTER JOIN "
+        "(SELECT *, true AS _binlake_in FROM target_rows) t "
+        f"USING ({keys}) WHERE s._binlake_in IS NULL OR t._binlake_in IS NULL OR {differs}"
     )
     result.differing_keys = db.execute("SELECT count(*) FROM differences").fetchone()[0]
     rows = db.execute(f"SELECT * FROM differences ORDER BY {order} LIMIT {SHOWN_DIFFERENCES}").fetchall()
