@@ -163,19 +163,24 @@ def form(column: Column, name: str) -> Form:
     return Form(name, "binary", f"HEX({q})", f"hex({t})")
 
 
-def _cell(expression: str, text: bool, length: str, concat: str) -> str:
-    if text:
-        return f"COALESCE({concat}({length}({expression}), ':', {expression}), {NULL_FORM})"
-    return f"COALESCE({expression}, {NULL_FORM})"
-
-
 def row_text_mariadb(forms: Sequence[Form]) -> str:
-    cells = [_cell(f.source, f.is_text, "LENGTH", "CONCAT") for f in forms]
+    cells = [
+        f"COALESCE(CONCAT(LENGTH({f.source}), ':', {f.source}), {NULL_FORM})"
+        if f.is_text
+        else f"COALESCE({f.source}, {NULL_FORM})"
+        for f in forms
+    ]
     return f"CONCAT_WS({SEPARATOR}, {', '.join(cells)})"
 
 
 def row_text_duckdb(forms: Sequence[Form]) -> str:
-    cells = [_cell(f.target, f.is_text, "strlen", "concat") for f in forms]
+    # || and not concat(): DuckDB's concat() takes NULL for '', MariaDB's CONCAT() gives NULL.
+    cells = [
+        f"COALESCE(CAST(strlen({f.target}) AS VARCHAR) || ':' || {f.target}, {NULL_FORM})"
+        if f.is_text
+        else f"COALESCE({f.target}, {NULL_FORM})"
+        for f in forms
+    ]
     return f"concat_ws({SEPARATOR}, {', '.join(cells)})"
 
 

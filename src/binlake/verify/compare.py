@@ -49,6 +49,8 @@ class TableComparison:
     source_rows: int = 0
     target_rows: int = 0
     differing_keys: int = 0
+    buckets: int = 0  # buckets of rows checksummed on both sides
+    differing_buckets: int = 0  # buckets whose checksums differ: their rows were read again and compared
     examples: list[dict[str, Any]] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
 
@@ -135,6 +137,7 @@ def compare_table(
         result.source_rows = sum(n for n, _ in source.values())
         result.target_rows = sum(n for n, _ in target.values())
         chosen = differing(source, target)
+        result.buckets, result.differing_buckets = len(source.keys() | target.keys()), len(chosen)
         if chosen:
             _drill_down(db, raw, result, source_table, forms, key, buckets, chosen)
         return result
