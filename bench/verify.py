@@ -12,8 +12,11 @@ Then, each in a child process of its own, one after the other (``--repeat`` roun
 
 * ``binlake``: ``binlake.verify.compare.compare_table`` on orders, wired as ``binlake verify`` does
   (checks.py ``rows_match``), ``wait_for_checkpoint`` a no-op since the task is stopped. The child times
-  its phases (setup, snapshot, source read into DuckDB, target cut and merge, hash compare) by wrapping the
-  module's functions; the target merge may overlap the source read (compare.py runs it in a thread).
+  its phases (setup, snapshot, the server's checksums of the source, target cut and merge, target checksums,
+  drill-down) by wrapping the module's functions; the target merge overlaps the source side (a thread).
+* ``binlake-old``: the same child on src/binlake as of ``--old-commit`` (by default the commit before the source
+  server computed the source side: the source decoded by the full load's own code into DuckDB, both sides hashed
+  there), taken with ``git archive``, so the two compares run in the same rounds, interleaved.
 * ``binlake-cli``: ``binlake verify --replication-task-arn T --no-probe --output json`` end to end (all
   eight checks; the lake was crawled first, so checks 7 and 8 do their work; check 1 fails: stopped).
 * ``naive``: PyMySQL fetches every source row into a dict by key; pyarrow reads the LOAD files, then the
@@ -75,10 +78,10 @@ TABLE = "orders"
 KEY = "order_id"
 TASK = "verify-bench"
 MIB = 1024 * 1024
-CONTENDERS = ("binlake", "binlake-cli", "naive")
+CONTENDERS = ("binlake", "binlake-old", "binlake-cli", "naive")
 # Extra contenders, in the equal scenario only: what-ifs that size a possible src change, and a faster naive.
 EXTRAS = ("naive-mysqldb", "binlake-gc-off")
-DEFAULT_CONTENDERS = ("binlake", "binlake-cli", "naive", "naive-mysqldb")
+DEFAULT_CONTENDERS = ("binlake", "binlake-old", "binlake-cli", "naive", "naive-mysqldb")
 STATUSES = ("pending", "processing", "shipped", "delivered", "cancelled")
 PAYMENTS = ("credit_card", "debit_card", "paypal", "gift_card", "bank_transfer")
 NOTES = (None, None, "Leave at the front door", "Gift wrap please 🎁", "配達前に電話してください")
@@ -118,7 +121,9 @@ class TreeSampler(threading.Thread):
         return self.peak
 
 
-def measure(cmd: list[str], log_path: Path, server_pid: int, timeout: float = 1800.0) -> dict[str, Any]:
+def measure(
+    cmd: list[str], log_path: Path, server_pid: int, timeout: float = 1800.0, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run ``cmd`` to completion: wall seconds, sampled peak RSS, CPU of it, of the server, of everything else."""
     server = psutil.Process(server_pid)
     server_before = server.cpu_times()
@@ -126,7 +131,7 @@ def measure(cmd: list[str], log_path: Path, server_pid: int, timeout: float = 18
     load_average = os.getloadavg()[0]
     with open(log_path, "wb") as log:
         started = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         sampler = TreeSampler(proc.pid)
         sampler.start()
         killer = threading.Timer(timeout, proc.kill)
@@ -308,35 +313,51 @@ def child_binlake(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         conn.close()
     marks["setup"] = time.perf_counter()
-    read_batches = compare_module.read_batches
-
-    def timed_read(*a: Any, **k: Any) -> Iterator[Any]:
-        marks["source_start"] = time.perf_counter()
-        yield from read_batches(*a, **k)
-        marks["source_end"] = time.perf_counter()
-
-    compare_module.read_batches = timed_read
     compare_module.start_consistent_snapshot = wrap("snapshot", compare_module.start_consistent_snapshot)
     compare_module._load_target = wrap("target", compare_module._load_target)
-    compare_module._compare = wrap("compare", compare_module._compare)
-    result = compare_table(lake, table, plan, address, lambda position: None)
-    finished = time.perf_counter()
-    # compare.py may merge the target in a thread while the source streams (since 123fe05): then the target
-    # phase overlaps the source read, and only what is left of it after the source is on the critical path.
-    overlapped = marks["target_start"] < marks["source_end"]
-    phases = {
-        "imports": marks["imported"] - started,
-        "setup (state, lake, describe)": marks["setup"] - marks["imported"],
-        "snapshot": marks["snapshot_end"] - marks["setup"],
-        "file listing + footers": marks["source_start"] - marks["snapshot_end"],
-        "source read → DuckDB": marks["source_end"] - marks["source_start"],
-        "target cut + merge" + (" (concurrent)" if overlapped else ""): marks["target_end"] - marks["target_start"],
-        "after the source: rest of the target": max(0.0, marks["compare_start"] - marks["source_end"])
-        if overlapped
-        else 0.0,
-        "hash compare + examples": marks["compare_end"] - marks["compare_start"],
-        "close": finished - marks["compare_end"],
-    }
+    if hasattr(compare_module, "source_sums"):  # the source server checksums its side (since issue 11)
+        compare_module.plan_buckets = wrap("buckets", compare_module.plan_buckets)
+        compare_module.source_sums = wrap("source", compare_module.source_sums)
+        compare_module._drill_down = wrap("drill", compare_module._drill_down)
+        result = compare_table(lake, table, plan, address, lambda position: None)
+        finished = time.perf_counter()
+        phases = {
+            "imports": marks["imported"] - started,
+            "setup (state, lake, describe)": marks["setup"] - marks["imported"],
+            "snapshot": marks["snapshot_end"] - marks["setup"],
+            "source: count + key range": marks["buckets_end"] - marks["buckets_start"],
+            "source: checksums by the server": marks["source_end"] - marks["source_start"],
+            "target cut + merge (concurrent)": marks["target_end"] - marks["target_start"],
+            "after the source: rest of the target": max(0.0, marks["target_end"] - marks["source_end"]),
+            "target checksums": (marks.get("drill_start") or finished) - max(marks["target_end"], marks["source_end"]),
+            "drill-down of differing buckets": marks.get("drill_end", 0.0) - marks.get("drill_start", 0.0),
+            "close": finished - (marks.get("drill_end") or finished),
+        }
+    else:  # the compare before issue 11: the source decoded by the full load's code, hashed in DuckDB
+        read_batches = compare_module.read_batches
+
+        def timed_read(*a: Any, **k: Any) -> Iterator[Any]:
+            marks["source_start"] = time.perf_counter()
+            yield from read_batches(*a, **k)
+            marks["source_end"] = time.perf_counter()
+
+        compare_module.read_batches = timed_read
+        compare_module._compare = wrap("compare", compare_module._compare)
+        result = compare_table(lake, table, plan, address, lambda position: None)
+        finished = time.perf_counter()
+        # The target is merged in a thread while the source streams: only what is left of it after the source
+        # is on the critical path.
+        phases = {
+            "imports": marks["imported"] - started,
+            "setup (state, lake, describe)": marks["setup"] - marks["imported"],
+            "snapshot": marks["snapshot_end"] - marks["setup"],
+            "file listing + footers": marks["source_start"] - marks["snapshot_end"],
+            "source read → DuckDB": marks["source_end"] - marks["source_start"],
+            "target cut + merge (concurrent)": marks["target_end"] - marks["target_start"],
+            "after the source: rest of the target": max(0.0, marks["compare_start"] - marks["source_end"]),
+            "hash compare + examples": marks["compare_end"] - marks["compare_start"],
+            "close": finished - marks["compare_end"],
+        }
     return {
         "seconds_inside": round(finished - started, 3),
         "phases": {k: round(v, 3) for k, v in phases.items()},
@@ -609,6 +630,8 @@ class Bench:
         self.bucket.mkdir()
         self.runs_dir.mkdir()
         self.snapshot_source()
+        if "binlake-old" in self.args.contenders:
+            self.snapshot_old_source()
         started = time.monotonic()
         self.info = self.sandbox.start()
         self.setup["sandbox_start_seconds"] = round(time.monotonic() - started, 1)
@@ -625,6 +648,19 @@ class Bench:
             digest.update(path.relative_to(target).as_posix().encode() + b"\0" + path.read_bytes())
         self.source_digest = digest.hexdigest()[:16]
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target.parent), os.environ.get("PYTHONPATH")]))
+
+    def snapshot_old_source(self) -> None:
+        """src/binlake as of ``--old-commit`` (git archive: read-only on the repository), for ``binlake-old``."""
+        commit = self.args.old_commit or old_commit()
+        target = self.work / "old-src"
+        target.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(REPO_DIR), "archive", commit, "src/binlake"],
+                                 capture_output=True, check=True).stdout  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+        self.old_source = target / "src" / "binlake"
+        resolved = subprocess.run(["git", "-C", str(REPO_DIR), "rev-parse", commit], capture_output=True, text=True,
+                                  check=True)  # fmt: skip
+        self.setup["old_commit"] = resolved.stdout.strip()
 
     @property
     def server_pid(self) -> int:
@@ -744,14 +780,16 @@ class Bench:
         return {"waited_seconds": round(time.monotonic() - started, 1), "quiet": quiet >= 3}
 
     # -- contenders ----------------------------------------------------------------------------------------------
-    def run_child(self, name: str, mode: str, *extra: str, prefix: list[str] | None = None) -> dict[str, Any]:
+    def run_child(
+        self, name: str, mode: str, *extra: str, prefix: list[str] | None = None, env: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         self._count += 1
         run_dir = self.runs_dir / f"{self._count:02d}-{name}"
         run_dir.mkdir()
         result_path = run_dir / "result.json"
         cmd = [*(prefix or []), sys.executable, str(Path(__file__).resolve()), "--child", mode,
                "--result", str(result_path), *extra]  # fmt: skip
-        measured = measure(cmd, run_dir / "log.txt", self.server_pid)
+        measured = measure(cmd, run_dir / "log.txt", self.server_pid, env=env)
         if measured["returncode"] != 0 or not result_path.exists():
             tail = (run_dir / "log.txt").read_text(errors="replace")[-3000:]
             raise SystemExit(f"child {name} failed ({measured['returncode']}):\n{tail}")
@@ -783,6 +821,9 @@ class Bench:
                                  prefix=py_spy if profile else None)  # fmt: skip
             if profile:
                 run["profile"] = str(out)
+        elif contender == "binlake-old":
+            env = {**os.environ, "PYTHONPATH": str(self.old_source.parent)}
+            run = self.run_child(contender, "binlake", "--state-dir", str(self.state), "--task", TASK, env=env)
         elif contender in ("naive", "naive-mysqldb"):
             driver = "mysqldb" if contender == "naive-mysqldb" else "pymysql"
             run = self.run_child(contender, "naive", "--host", self.info.host, "--port", str(self.info.port),
@@ -893,6 +934,11 @@ class Bench:
                     "differing_keys": runs[0]["result"]["differing_keys"],
                 }
         for scenario in ("equal", "target cell", "source cell"):
+            old = table.get(f"{scenario} / binlake-old")
+            for contender in ("binlake", "binlake-cli"):
+                row = table.get(f"{scenario} / {contender}")
+                if row and old:
+                    row["old_over_this"] = round(old["seconds"] / row["seconds"], 2)
             naive = table.get(f"{scenario} / naive")
             for contender in ("binlake", "binlake-gc-off", "naive-mysqldb"):
                 row = table.get(f"{scenario} / {contender}")
@@ -934,6 +980,15 @@ class Bench:
         }
 
 
+def old_commit() -> str:
+    """The commit before the source server computed verify's source side: the parent of the commit that added
+    src/binlake/verify/canonical.py."""
+    added = subprocess.run(["git", "-C", str(REPO_DIR), "log", "--diff-filter=A", "--format=%H", "--",
+                            "src/binlake/verify/canonical.py"], capture_output=True, text=True, check=True)  # fmt: skip
+    first = added.stdout.split()[-1]
+    return f"{first}^"
+
+
 def position_key(text: str) -> tuple[str, int]:
     name, _, pos = text.rpartition(":")
     return name, int(pos)
@@ -946,14 +1001,15 @@ def log(message: str) -> None:
 def markdown(summary: dict[str, Any], verdicts: dict[str, bool]) -> str:
     lines = [
         "| scenario / contender | runs | seconds | peak RSS MiB | CPU s | server CPU s | other CPU s | "
-        "differing keys | naive (PyMySQL) ÷ this | correct |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "differing keys | binlake-old ÷ this | naive (PyMySQL) ÷ this | correct |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in summary.items():
         ratio = row.get("naive_over_this", "")
+        old = row.get("old_over_this", "")
         lines.append(
             f"| {name} | {row['runs']} | {row['seconds']} | {row['peak_rss_mib']} | {row['cpu_seconds']} | "
-            f"{row['server_cpu_seconds']} | {row['other_cpu_seconds']} | {row['differing_keys']} | {ratio} | "
+            f"{row['server_cpu_seconds']} | {row['other_cpu_seconds']} | {row['differing_keys']} | {old} | {ratio} | "
             f"{'✓' if verdicts.get(name) else '✗'} |"
         )
     return "\n".join(lines)
@@ -989,6 +1045,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="A run during which other jobs took more than this many cores is run again.")  # fmt: skip
     parser.add_argument("--retries", type=int, default=3, help="At most this many reruns of a disturbed run.")
     parser.add_argument("--keep", action="store_true", help="Keep the sandbox and lake afterwards.")
+    parser.add_argument("--old-commit", help="The commit whose compare runs as binlake-old (default: the one "
+                        "before the source server computed the source side).")  # fmt: skip
     return parser.parse_args(argv)
 
 

@@ -3,9 +3,15 @@
 The source is read inside a consistent snapshot, whose binlog position P is known (MariaDB's
 binlog_snapshot_position). The target is cut at the same P: LOAD files, then each CDC file up to its last
 transaction committed at or before P (CDC files carry their commit positions in the Parquet metadata
-``binlake.commits``). Both sides are decoded to the same Arrow types by the same code as the full load, loaded
-into DuckDB, and compared by key with a hash of every compared column; the first differing keys are then
-compared column by column. So the answer is exact while the source keeps changing.
+``binlake.commits``), and merged to its current state in DuckDB. So the answer is exact while the source keeps
+changing.
+
+The source side is computed by the source server, not by binlake's decoder: inside the snapshot, MariaDB
+checksums buckets of rows over a canonical text of each value (``canonical.py``, ``checksum.py``), and DuckDB
+computes the same checksums over the lake's current state. Only the buckets that differ are read again, as
+canonical text with a plain cursor, and compared row by row and column by column. A value the full load
+decoded wrongly therefore shows up as a difference, with its key and column. A table without a primary key
+is compared as a multiset of whole rows (duplicates count).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +27,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from binlake.capture.snapshot import read_batches, start_consistent_snapshot
+from binlake.capture.snapshot import start_consistent_snapshot
 from binlake.catalog.lake import Lake, LakeTable, list_files
 from binlake.catalog.sql import changes_sql, current_sql, ident, literal, multiset_sql
 from binlake.changes import COMMITS_METADATA
@@ -29,7 +35,9 @@ from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress, connect
 from binlake.source.plan import TablePlan
-from binlake.source.types import DecodeCounters
+from binlake.verify.canonical import Form, form
+from binlake.verify.checksum import Buckets, differing, plan_buckets, source_rows, source_sums, target_sums_sql
+from binlake.verify.wide_decimals import wide_decimal_columns, wide_decimal_texts
 
 SHOWN_DIFFERENCES = 5
 
@@ -41,6 +49,8 @@ class TableComparison:
     source_rows: int = 0
     target_rows: int = 0
     differing_keys: int = 0
+    buckets: int = 0  # buckets of rows checksummed on both sides
+    differing_buckets: int = 0  # buckets whose checksums differ: their rows were read again and compared
     examples: list[dict[str, Any]] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
 
@@ -77,19 +87,12 @@ def cut_file_rows(lake: Lake, table: LakeTable, position: BinlogPosition) -> lis
     return [(path, rows) for path, rows in kept if rows]
 
 
-def _normalise(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Durations as int64 microseconds: Parquet stores them so, and DuckDB then reads both sides alike."""
-    arrays = [c.cast(pa.int64()) if pa.types.is_duration(c.type) else c for c in batch.columns]
-    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
-
-
 def compare_table(
     lake: Lake,
     table: LakeTable,
     plan: TablePlan,
     address: SourceAddress,
     wait_for_checkpoint: Callable[[BinlogPosition], None],
-    batch_rows: int = 50_000,
 ) -> TableComparison:
     raw = connect(address, raw=True)
     db = duckdb.connect()
@@ -105,20 +108,14 @@ def compare_table(
         target_columns = [f.name for f in lake.schema(table)] if table.files else list(plan.target_names)
         names = [n for n in plan.target_names if n in target_columns]
         result.missing_columns = [n for n in plan.target_names if n not in target_columns]
-        columns = [c for c, n in zip(plan.columns, plan.target_names, strict=True) if n in target_columns]
-        arrow = plan.arrow_schema()
-        source_schema = pa.schema(
-            [
-                pa.field(n, pa.int64() if pa.types.is_duration(arrow.field(n).type) else arrow.field(n).type)
-                for n in names
-            ]
-        )
+        columns = {n: c for c, n in zip(plan.columns, plan.target_names, strict=True) if n in target_columns}
+        forms = [form(columns[n], n) for n in names]
+        key = [k for k in table.key if k in names]
+        by_name = {f.name: f for f in forms}
+        key_forms = [(columns[k], by_name[k]) for k in key]
+        source_table = plan.source.qualified
 
-        def batches() -> Iterator[pa.RecordBatch]:
-            for batch in read_batches(raw, plan.source, columns, batch_rows, DecodeCounters()):
-                yield _normalise(pa.RecordBatch.from_arrays(batch.columns, names=names))
-
-        # The target is merged by DuckDB's own threads while this one decodes the source.
+        # The target is merged by DuckDB's own threads while the source server checksums its side.
         target_cursor = db.cursor()
         loading: list[BaseException] = []
         loader = threading.Thread(
@@ -126,20 +123,52 @@ def compare_table(
         )
         loader.start()
         try:
-            db.register("source_stream", pa.RecordBatchReader.from_batches(source_schema, batches()))
-            db.execute("CREATE TABLE source AS SELECT * FROM source_stream")
-            db.unregister("source_stream")
+            buckets = plan_buckets(raw, source_table, key_forms, forms)
+            source = source_sums(raw, source_table, forms, buckets)
         finally:
             loader.join()
             target_cursor.close()
         if loading:
             raise loading[0]
-        key = [k for k in table.key if k in names]
-        _compare(db, result, names, key)
+        target = {
+            int(b): (int(n), int(s or 0))
+            for b, n, s in db.execute(target_sums_sql("target", forms, buckets)).fetchall()
+        }
+        result.source_rows = sum(n for n, _ in source.values())
+        result.target_rows = sum(n for n, _ in target.values())
+        chosen = differing(source, target)
+        result.buckets, result.differing_buckets = len(source.keys() | target.keys()), len(chosen)
+        if chosen:
+            _drill_down(db, raw, result, source_table, forms, key, buckets, chosen)
         return result
     finally:
         db.close()
         raw.close()
+
+
+def _drill_down(
+    db: duckdb.DuckDBPyConnection,
+    raw: Any,
+    result: TableComparison,
+    source_table: str,
+    forms: list[Form],
+    key: list[str],
+    buckets: Buckets,
+    chosen: list[int],
+) -> None:
+    """The rows of the differing buckets, source (canonical text from the server) against target."""
+    schema = pa.schema([pa.field(f.name, pa.string()) for f in forms])
+    reader = pa.RecordBatchReader.from_batches(schema, source_rows(raw, source_table, forms, buckets, chosen))
+    db.register("source_stream", reader)
+    db.execute("CREATE TABLE source AS SELECT * FROM source_stream")
+    db.unregister("source_stream")
+    db.execute(f"CREATE TABLE chosen AS SELECT unnest({[int(b) for b in chosen]}::HUGEINT[]) AS _binlake_b")
+    texts = ", ".join(f"{f.target} AS {ident(f.name)}" for f in forms)
+    db.execute(
+        f"CREATE TABLE target_rows AS SELECT {texts} FROM target "
+        f"WHERE ({buckets.target}) IN (SELECT _binlake_b FROM chosen)"
+    )
+    _compare(db, result, forms, key)
 
 
 def _load_target_into(
@@ -181,66 +210,63 @@ def _load_target(
             f"SELECT c.* FROM ({changes}) c LEFT JOIN ({limits}) l USING (_file) "
             "WHERE NOT c._is_cdc OR c._row < l._limit"
         )
+    wide = wide_decimal_columns(lake.schema(table), names)
+    if wide:  # DuckDB would read them as rounded doubles: their exact text instead
+        db.register("wide_decimals", wide_decimal_texts(lake, table, wide))
+        replaced = ", ".join(f"w.{ident(n)} AS {ident(n)}" for n in wide)
+        changes = f"SELECT c.* REPLACE ({replaced}) FROM ({changes}) c LEFT JOIN wide_decimals w USING (_file, _row)"
     key = [k for k in table.key if k in data_columns]
     current = current_sql(f"({changes})", key) if key else multiset_sql(f"({changes})")
     db.execute(f"CREATE TABLE target AS {current}")
 
 
-def _compare(db: duckdb.DuckDBPyConnection, result: TableComparison, names: list[str], key: list[str]) -> None:
-    result.source_rows = db.execute("SELECT count(*) FROM source").fetchone()[0]
-    result.target_rows = db.execute("SELECT count(*) FROM target").fetchone()[0]
+def _compare(db: duckdb.DuckDBPyConnection, result: TableComparison, forms: list[Form], key: list[str]) -> None:
+    names = [f.name for f in forms]
+    by_name = {f.name: f for f in forms}
     selected = ", ".join(ident(n) for n in names)
     if not key:
         # No key: compare as multisets of whole rows.
         diff = (
-            f"(SELECT {selected} FROM source EXCEPT ALL SELECT {selected} FROM target) UNION ALL "
-            f"(SELECT {selected} FROM target EXCEPT ALL SELECT {selected} FROM source)"
+            f"(SELECT {selected} FROM source EXCEPT ALL SELECT {selected} FROM target_rows) UNION ALL "
+            f"(SELECT {selected} FROM target_rows EXCEPT ALL SELECT {selected} FROM source)"
         )
         result.differing_keys = db.execute(f"SELECT count(*) FROM ({diff})").fetchone()[0]
         rows = db.execute(f"SELECT * FROM ({diff}) LIMIT {SHOWN_DIFFERENCES}").fetchall()
-        result.examples = [{"row": dict(zip(names, r, strict=True))} for r in rows]
+        result.examples = [{"row": {n: by_name[n].show(v) for n, v in zip(names, r, strict=True)}} for r in rows]
         return
     keys = ", ".join(ident(k) for k in key)
-    hashed = f"hash(struct_pack({', '.join(f'{ident(n)} := {ident(n)}' for n in names)}))"
-    diff = (
-        f"SELECT {keys}, s._h AS _source_hash, t._h AS _target_hash FROM "
-        f"(SELECT {keys}, {hashed} AS _h FROM source) s FULL OUTER JOIN "
-        f"(SELECT {keys}, {hashed} AS _h FROM target) t USING ({keys}) "
-        "WHERE s._h IS DISTINCT FROM t._h"
+    others = [n for n in names if n not in key]
+    picked = ", ".join(
+        [f"{ident(k)}" for k in key]
+        + [f"s.{ident(n)} AS {ident('s_' + n)}, t.{ident(n)} AS {ident('t_' + n)}" for n in others]
+        + ["s._binlake_in", "t._binlake_in"]
     )
-    db.execute(f"CREATE TEMP TABLE differences AS {diff}")
+    differs = " OR ".join(f"s.{ident(n)} IS DISTINCT FROM t.{ident(n)}" for n in others) or "false"
+    order = ", ".join(f"TRY_CAST({ident(k)} AS HUGEINT)" if by_name[k].kind == "integer" else ident(k) for k in key)
+    db.execute(
+        f"CREATE TEMP TABLE differences AS SELECT {picked} FROM "
+        "(SELECT *, true AS _binlake_in FROM source) s FULL OUTER JOIN "
+        "(SELECT *, true AS _binlake_in FROM target_rows) t "
+        f"USING ({keys}) WHERE s._binlake_in IS NULL OR t._binlake_in IS NULL OR {differs}"
+    )
     result.differing_keys = db.execute("SELECT count(*) FROM differences").fetchone()[0]
-    for row in db.execute(f"SELECT * FROM differences ORDER BY {keys} LIMIT {SHOWN_DIFFERENCES}").fetchall():
-        key_values = dict(zip(key, row[: len(key)], strict=True))
-        in_source, in_target = row[len(key)] is not None, row[len(key) + 1] is not None
-        example: dict[str, Any] = {"key": key_values}
+    rows = db.execute(f"SELECT * FROM differences ORDER BY {order} LIMIT {SHOWN_DIFFERENCES}").fetchall()
+    for row in rows:
+        values = dict(zip([*key, *(f"{side}_{n}" for n in others for side in ("s", "t"))], row, strict=False))
+        in_source, in_target = row[-2] is not None, row[-1] is not None
+        example: dict[str, Any] = {"key": {k: by_name[k].show(values[k]) for k in key}}
         if not in_target:
             example["problem"] = "missing in target"
         elif not in_source:
             example["problem"] = "not in source"
         else:
-            where = " AND ".join(f"{ident(k)} IS NOT DISTINCT FROM ?" for k in key)
-            source_row = db.execute(
-                f"SELECT {selected} FROM source WHERE {where}", list(key_values.values())
-            ).fetchone()
-            target_row = db.execute(
-                f"SELECT {selected} FROM target WHERE {where}", list(key_values.values())
-            ).fetchone()
             example["problem"] = "values differ"
             example["columns"] = {
-                name: {"source": _show(s), "target": _show(t)}
-                for name, s, t in zip(names, source_row, target_row, strict=True)
-                if s != t
+                n: {"source": by_name[n].show(values[f"s_{n}"]), "target": by_name[n].show(values[f"t_{n}"])}
+                for n in others
+                if values[f"s_{n}"] != values[f"t_{n}"]
             }
         result.examples.append(example)
-
-
-def _show(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        return value.hex()
-    if isinstance(value, (int, float, str)) or value is None:
-        return value
-    return str(value)
 
 
 def wait_until(check: Callable[[], bool], deadline_seconds: float) -> bool:
