@@ -368,3 +368,21 @@ def test_pure_python_and_a_missing_extension_load_the_same_file(
     assert load.returncode == 0, load.stderr
     assert "Traceback" not in load.stderr
     assert pq.read_table(load_file).equals(compiled)
+
+
+def test_a_read_abandoned_midway_shuts_the_connection_instead_of_reading_the_rest(sandbox_info):
+    """A stop request mid-table must not wait for the rest of the table to stream in (mysql_free_result would
+    read all of it): the compiled reader shuts the connection down; the caller closes it anyway."""
+    conn = connect(address(sandbox_info), raw=True)
+    try:
+        conn.query("SELECT seq, REPEAT('x', 100) FROM mysql.seq_1_to_100000000")
+        columns = [Column("seq", "bigint", "bigint unsigned"), Column("x", "varchar", "varchar(100)")]
+        schema = pa.schema([arrow_field(c) for c in columns])
+        fetch = native.extension("_fetch")
+        batches = compiled_snapshot.read_compiled_batches(fetch, conn, columns, schema, 1000, DecodeCounters())
+        assert next(batches).num_rows == 1000
+        batches.close()
+        with pytest.raises(MySQLdb.OperationalError):
+            conn.query("SELECT 1")
+    finally:
+        conn.close()

@@ -8,7 +8,9 @@ Python object per value. Types and values are exactly those of ``binlake.source.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import queue
+import threading
+from collections.abc import Generator, Iterator, Sequence
 from types import ModuleType
 
 import pyarrow as pa
@@ -40,6 +42,8 @@ _BY_TYPE = {
 }
 # A batch also ends before the row that takes its values past this many bytes (long BLOBs stay bounded).
 MAX_BATCH_BYTES = 64 * 1024 * 1024
+# Batches the reader thread fetches ahead of the Parquet encoding (0: no thread).
+PREFETCH_BATCHES = 1
 
 
 def kind_of(column: Column) -> tuple[int, int]:
@@ -52,7 +56,7 @@ def kind_of(column: Column) -> tuple[int, int]:
     return _BY_TYPE[target], 0
 
 
-def _array(kind: int, target: pa.DataType, rows: int, column: tuple) -> pa.Array:
+def _array(target: pa.DataType, rows: int, column: tuple) -> pa.Array:
     validity, data, offsets, null_count, _zero_dates, bad_utf8 = column
     validity_buffer = None if validity is None else pa.py_buffer(validity)
     if offsets is None:
@@ -71,26 +75,73 @@ def read_compiled_batches(
     schema: pa.Schema,
     batch_rows: int,
     counters: DecodeCounters,
+    prefetch: int = PREFETCH_BATCHES,
 ) -> Iterator[pa.RecordBatch]:
-    """Batches of the result of the SELECT just sent on ``conn``, read by the compiled reader."""
+    """Batches of the result of the SELECT just sent on ``conn``, read by the compiled reader.
+
+    With ``prefetch`` > 0 a reader thread fetches up to that many batches ahead while the caller encodes the
+    previous one (both release the GIL, so they run on two cores); memory grows by those batches."""
     kinds = [kind_of(column) for column in columns]
     try:
         reader = fetch.Reader(conn, [kind for kind, _ in kinds], [scale for _, scale in kinds])
     except fetch.Error as exc:
         raise _mysql.OperationalError(*exc.args) from None
+    fetched_batches = _prefetched(reader, batch_rows, prefetch) if prefetch > 0 else _fetched(reader, batch_rows)
+    try:
+        for rows, buffers in fetched_batches:
+            arrays = []
+            for field, column in zip(schema, buffers, strict=True):
+                counters.zero_dates += column[4]
+                arrays.append(_array(field.type, rows, column))
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+    except fetch.Error as exc:
+        raise _mysql.OperationalError(*exc.args) from None
+    finally:
+        fetched_batches.close()
+        reader.close()
+
+
+def _fetched(reader: object, batch_rows: int) -> Generator[tuple[int, list]]:
+    while (fetched := reader.fetch(batch_rows, MAX_BATCH_BYTES)) is not None:  # type: ignore[attr-defined]
+        yield fetched
+
+
+_END = object()
+
+
+def _prefetched(reader: object, batch_rows: int, depth: int) -> Generator[tuple[int, list]]:
+    """The reader's batches, fetched by a thread of their own up to ``depth`` batches ahead."""
+    batches: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                batches.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fetch_all() -> None:
+        try:
+            for fetched in _fetched(reader, batch_rows):
+                if not put(fetched):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    thread = threading.Thread(target=fetch_all, name="binlake-full-load-fetch", daemon=True)
+    thread.start()
     try:
         while True:
-            try:
-                fetched = reader.fetch(batch_rows, MAX_BATCH_BYTES)
-            except fetch.Error as exc:
-                raise _mysql.OperationalError(*exc.args) from None
-            if fetched is None:
+            item = batches.get()
+            if item is _END:
                 return
-            rows, buffers = fetched
-            arrays = []
-            for (kind, _), field, column in zip(kinds, schema, buffers, strict=True):
-                counters.zero_dates += column[4]
-                arrays.append(_array(kind, field.type, rows, column))
-            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
     finally:
-        reader.close()
+        stop.set()
+        thread.join()

@@ -423,12 +423,17 @@ typedef struct {
 
 static PyObject *FetchError;
 
+/* A result abandoned before its end (a stop request, an error downstream) would be read to its end by
+ * mysql_free_result, which can be most of a large table: the connection is shut down first instead (it cannot be
+ * used afterwards; the caller closes it). A result read to its end leaves the connection usable. */
 static void reader_free_result(ReaderObject *self) {
     if (self->result) {
         MYSQL_RES *result = self->result;
+        int abandoned = !self->done;
         self->result = NULL;
         Py_BEGIN_ALLOW_THREADS
-        mysql_free_result(result); /* reads and drops what the server still sends */
+        if (abandoned) mariadb_cancel(self->mysql);
+        mysql_free_result(result);
         Py_END_ALLOW_THREADS
     }
     self->pending = NULL;
@@ -596,6 +601,7 @@ static PyObject *Reader_fetch(ReaderObject *self, PyObject *args) {
             Column *c = &self->columns[i];
             c->validity.len = c->data.len = c->offsets.len = 0;
         }
+        if (failure != 1) reader_free_result(self); /* mid-result: shut down rather than read the rest */
         self->done = 1;
         if (failure == 1) return raise_mysql_error(self->mysql);
         if (failure == 2) return PyErr_NoMemory();
