@@ -75,12 +75,14 @@ def read_compiled_batches(
     schema: pa.Schema,
     batch_rows: int,
     counters: DecodeCounters,
-    prefetch: int = PREFETCH_BATCHES,
+    prefetch: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Batches of the result of the SELECT just sent on ``conn``, read by the compiled reader.
 
     With ``prefetch`` > 0 a reader thread fetches up to that many batches ahead while the caller encodes the
-    previous one (both release the GIL, so they run on two cores); memory grows by those batches."""
+    previous one (both release the GIL, so they run on two cores); memory grows by those batches. Default:
+    PREFETCH_BATCHES."""
+    prefetch = PREFETCH_BATCHES if prefetch is None else prefetch
     kinds = [kind_of(column) for column in columns]
     try:
         reader = fetch.Reader(conn, [kind for kind, _ in kinds], [scale for _, scale in kinds])
