@@ -367,16 +367,19 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [
             f"Full load of `orders`, {result['orders']:,} rows (12 columns), local Parquet:",
             "",
-            "| full load | rows/s | × C client | seconds (rounds) | peak RSS MiB | CPU s | others (cores) | ok |",
-            "|---|--:|--:|---|--:|--:|--:|---|",
+            "| full load | rows/s | × C client | seconds (rounds) | peak RSS MiB | CPU s | × C client's CPU "
+            "| others (cores) | ok |",
+            "|---|--:|--:|---|--:|--:|--:|--:|---|",
         ]
         for name, runs in full.items():
             m = medians(runs)
             ratio = f"{limit['seconds'] / m['seconds']:.2f}×" if limit else "–"
             others = ", ".join(f"{r['other_cores']:.2f}" for r in runs)
+            cpu_ratio = f"{limit['cpu_seconds'] / m['cpu_seconds']:.2f}×" if limit and m["cpu_seconds"] else "–"
             lines.append(
                 f"| {name} | {m['rows_per_second']:,} | {ratio} | {' / '.join(map(str, m['all_seconds']))} "
-                f"| {m['peak_rss_mib']:.0f} | {m['cpu_seconds']:.1f} | {others} | {all(r['ok'] for r in runs)} |"
+                f"| {m['peak_rss_mib']:.0f} | {m['cpu_seconds']:.1f} | {cpu_ratio} | {others} "
+                f"| {all(r['ok'] for r in runs)} |"
             )
         lines.append("")
     series = result.get("memory_series")
@@ -402,8 +405,9 @@ def markdown(result: dict[str, Any]) -> str:
             f"CDC, {workload}: {changes:,} row changes ({w['inserts']:,} I, {w['updates']:,} U, {w['deletes']:,} D) in "
             f"{w['transactions']:,} transactions, {w['binlog_bytes'] / MIB:.0f} MiB of binlog, read over TCP:",
             "",
-            "| CDC | changes/s | × C decoder | seconds (rounds) | peak RSS MiB | CPU s | others (cores) | ok |",
-            "|---|--:|--:|---|--:|--:|--:|---|",
+            "| CDC | changes/s | × C decoder | seconds (rounds) | peak RSS MiB | CPU s | × C decoder's CPU "
+            "| others (cores) | ok |",
+            "|---|--:|--:|---|--:|--:|--:|--:|---|",
         ]
         runs_by = part["runs"]
         limit = medians(runs_by["mariadb-binlog"]) if "mariadb-binlog" in runs_by else None
@@ -411,9 +415,11 @@ def markdown(result: dict[str, Any]) -> str:
             m = medians(runs)
             ratio = f"{limit['seconds'] / m['seconds']:.2f}×" if limit else "–"
             others = ", ".join(f"{r['other_cores']:.2f}" for r in runs)
+            cpu_ratio = f"{limit['cpu_seconds'] / m['cpu_seconds']:.2f}×" if limit and m["cpu_seconds"] else "–"
             lines.append(
                 f"| {name} | {m['changes_per_second']:,} | {ratio} | {' / '.join(map(str, m['all_seconds']))} "
-                f"| {m['peak_rss_mib']:.0f} | {m['cpu_seconds']:.1f} | {others} | {all(r['ok'] for r in runs)} |"
+                f"| {m['peak_rss_mib']:.0f} | {m['cpu_seconds']:.1f} | {cpu_ratio} | {others} "
+                f"| {all(r['ok'] for r in runs)} |"
             )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
