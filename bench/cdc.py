@@ -76,6 +76,9 @@ import pyarrow.parquet as pq
 
 from binlake.sandbox import Sandbox, SandboxInfo, free_port
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/harness.py, imported as a sibling module
+from harness import CpuMeter, TreeSampler
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 SCHEMA = "bench"
@@ -181,68 +184,6 @@ def summary_ms(latencies: list[float]) -> dict[str, float]:
 
 def read_password(path: str) -> str:
     return Path(path).read_text().strip()
-
-
-class CpuMeter:
-    """CPU seconds of the MariaDB server and of the whole machine between start() and stop().
-
-    The machine is shared (other builds and tests run on it): ``other`` is what neither the measured
-    process nor the server used, ``steal`` what the hypervisor took. Both say how noisy a run was.
-    """
-
-    def __init__(self, server_pid: int) -> None:
-        self.server = psutil.Process(server_pid)
-        self._start: tuple[float, float, float] = (0.0, 0.0, 0.0)
-
-    def _now(self) -> tuple[float, float, float]:
-        server = self.server.cpu_times()
-        machine = psutil.cpu_times()
-        busy = machine.user + machine.nice + machine.system + machine.irq + machine.softirq
-        return server.user + server.system, busy, getattr(machine, "steal", 0.0)
-
-    def start(self) -> None:
-        self._start = self._now()
-
-    def stop(self, measured_cpu: float) -> dict[str, float]:
-        server, busy, steal = (b - a for a, b in zip(self._start, self._now(), strict=True))
-        return {
-            "server_cpu_seconds": round(server, 2),
-            "other_cpu_seconds": round(max(0.0, busy - server - measured_cpu), 2),
-            "steal_seconds": round(steal, 2),
-        }
-
-
-class TreeSampler(threading.Thread):
-    """Samples the summed RSS of a process and its descendants until stopped."""
-
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.interval = interval
-        self.peak = 0
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.Error:
-            return
-        while not self._stop_event.is_set():
-            total = 0
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                break
-            for proc in procs:
-                with contextlib.suppress(psutil.Error):
-                    total += proc.memory_info().rss
-            self.peak = max(self.peak, total)
-            self._stop_event.wait(self.interval)
-
-    def stop(self) -> int:
-        self._stop_event.set()
-        self.join()
-        return self.peak
 
 
 class ProcessSampler(threading.Thread):

@@ -51,6 +51,9 @@ import pyarrow.parquet as pq
 from binlake.sample import create_sample
 from binlake.sandbox import Sandbox, SandboxInfo, free_port
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/harness.py, imported as a sibling module
+from harness import TreeSampler
+
 BENCH_DIR = Path(__file__).resolve().parent
 DATABASE = "ecommerce_platform"
 MB = 1_000_000
@@ -94,39 +97,6 @@ class Run:
             tree_rss_mib=round(self.tree_rss_bytes / MIB, 1),
         )
         return data
-
-
-class TreeSampler(threading.Thread):
-    """Samples the summed RSS of a process and its descendants until stopped."""
-
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.interval = interval
-        self.peak = 0
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.Error:
-            return
-        while not self._stop_event.is_set():
-            total = 0
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                break
-            for proc in procs:
-                with contextlib.suppress(psutil.Error):
-                    total += proc.memory_info().rss
-            self.peak = max(self.peak, total)
-            self._stop_event.wait(self.interval)
-
-    def stop(self) -> int:
-        self._stop_event.set()
-        self.join()
-        return self.peak
 
 
 def measure(

@@ -6,7 +6,9 @@ and one ``pq.ParquetWriter`` per table (Snappy, pyarrow's default). The Arrow sc
 the first batch; decimals are widened to precision 38 there, so that a later batch with a wider value
 still fits the file's schema. Tables load one after the other, on one connection each.
 
-Run by bench/full_load.py in a child process:
+``--driver mysqlclient`` runs the same loop on mysqlclient's (MySQLdb's) SSCursor.
+
+Run by bench/run.py (and bench/full_load.py) in a child process:
 ``python bench/pymysql_loop.py --host H --port P --user U --password-file F --database D --out DIR t1 t2``.
 """
 
@@ -17,6 +19,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,13 +40,13 @@ def widen(schema: pa.Schema) -> pa.Schema:
     return pa.schema(fields)
 
 
-def load_table(conn: pymysql.connections.Connection, table: str, out_dir: Path, batch_rows: int) -> dict[str, int]:
+def load_table(conn: Any, table: str, out_dir: Path, batch_rows: int, cursor_class: Any) -> dict[str, int]:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{table}.parquet"
     rows_total = 0
     writer: pq.ParquetWriter | None = None
     schema: pa.Schema | None = None
-    with conn.cursor(pymysql.cursors.SSCursor) as cur:
+    with conn.cursor(cursor_class) as cur:
         cur.execute(f"SELECT * FROM `{table}`")
         names = [d[0] for d in cur.description]
         while True:
@@ -71,17 +74,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", required=True)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--batch-rows", type=int, default=10_000)
+    parser.add_argument("--driver", default="pymysql", choices=("pymysql", "mysqlclient"))
     parser.add_argument("tables", nargs="+")
     args = parser.parse_args(argv)
     password = Path(args.password_file).read_text().strip()
     started = time.monotonic()
     result: dict[str, dict[str, int]] = {}
     for table in args.tables:
-        conn = pymysql.connect(
+        if args.driver == "mysqlclient":
+            import MySQLdb
+            import MySQLdb.cursors
+
+            connect, cursor_class = MySQLdb.connect, MySQLdb.cursors.SSCursor
+        else:
+            connect, cursor_class = pymysql.connect, pymysql.cursors.SSCursor
+        conn = connect(
             host=args.host, port=args.port, user=args.user, password=password, database=args.database, charset="utf8mb4"
         )
         try:
-            result[table] = load_table(conn, table, args.out / table, args.batch_rows)
+            result[table] = load_table(conn, table, args.out / table, args.batch_rows, cursor_class)
         finally:
             conn.close()
     json.dump({"tables": result, "seconds": time.monotonic() - started}, sys.stdout)

@@ -2,6 +2,8 @@
 
 The server streams the result (``use_result``) and we pull ``batch_rows`` rows at a time as raw bytes,
 then decode column by column into Arrow; memory is a function of ``batch_rows``, never of table size.
+The compiled reader (binlake.native._fetch, capture/compiled_snapshot.py) does the same in C on the same
+connection when it is built; BINLAKE_PURE_PYTHON=1 selects the pure-Python reader here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from contextlib import contextmanager
 import pyarrow as pa
 from MySQLdb import _mysql
 
+from binlake import native
+from binlake.capture.compiled_snapshot import read_compiled_batches
 from binlake.position import BinlogPosition
 from binlake.source.schema import SourceTable
 from binlake.source.types import Column, DecodeCounters, arrow_field, decode_text_column, select_expression
@@ -46,6 +50,10 @@ def read_batches(
     schema = pa.schema([arrow_field(column) for column in columns])
     select = ", ".join(select_expression(column) for column in columns)
     conn.query(f"SELECT {select} FROM {table.qualified}")
+    fetch = native.extension("_fetch")
+    if fetch is not None:
+        yield from read_compiled_batches(fetch, conn, columns, schema, batch_rows, counters)
+        return
     result = conn.use_result()
     with _cyclic_gc_paused():
         while True:

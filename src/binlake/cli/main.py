@@ -17,7 +17,7 @@ try:  # typer 0.2x ships its own copy of click
 except ImportError:  # pragma: no cover - older typer depends on click
     from click import exceptions as click_exceptions
 
-from binlake import __version__
+from binlake import __version__, native
 from binlake.cli.options import adapt
 from binlake.cli.render import err_console
 from binlake.errors import BinlakeError
@@ -63,7 +63,7 @@ def main_options(
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ) -> None:
     if version:
-        typer.echo(f"binlake {__version__}")
+        typer.echo(f"binlake {__version__} ({native.describe()})")
         raise typer.Exit(0)
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
