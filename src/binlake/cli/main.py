@@ -63,7 +63,9 @@ def main_options(
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ) -> None:
     if version:
-        typer.echo(f"binlake {__version__}")
+        from binlake.native import cdc_decoder_path
+
+        typer.echo(f"binlake {__version__} (cdc decoder: {cdc_decoder_path()})")
         raise typer.Exit(0)
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())

@@ -44,8 +44,10 @@ class RowChanges:
         if self._rows is None:
             try:
                 self._rows = self.decoder.decode_rows(self.data, 0, self.kind)
-            except BinlakeError:
-                raise
+            except BinlakeError as exc:
+                if "binlog position" in exc.message:
+                    raise
+                raise BinlakeError(f"{exc.message} at binlog position {self.position}", fix=exc.fix) from None
             except Exception as exc:  # a layout the generated decoder cannot read: stop with where it is
                 table_map = self.decoder.table_map
                 raise BinlakeError(
