@@ -205,3 +205,17 @@ def cdc_target(binlake: Binlake, endpoints, bucket: Path) -> str:
         "--s3-settings", target_settings(bucket, CdcMaxBatchInterval=0.2),
     )  # fmt: skip
     return "lake-cdc"
+
+
+@pytest.fixture(params=["compiled", "pure-python"])
+def decoder_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a CDC test once with each row decoder: compiled (binlake.native._rows) and pure Python
+    (BINLAKE_PURE_PYTHON=1, which in-process tasks and spawned ones both see)."""
+    from binlake.native import extension
+
+    if request.param == "pure-python":
+        monkeypatch.setenv("BINLAKE_PURE_PYTHON", "1")
+    else:
+        monkeypatch.delenv("BINLAKE_PURE_PYTHON", raising=False)
+        assert extension("_rows") is not None, "binlake.native._rows is not built: run bash scripts/install.sh"
+    return request.param
