@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import time
+import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -229,3 +230,26 @@ def test_rows_that_do_not_fit_their_table_map_stop_with_the_table_and_position(s
         with pytest.raises(BinlakeError) as python:
             TableChanges(route).add_changes(broken, 0, False, False)
         assert f"{schema}.t" in str(python.value) and f"binlog position {change.position}" in str(python.value)
+
+
+def test_a_traceback_through_the_generated_decoder_shows_its_lines(sandbox_info: SandboxInfo) -> None:
+    """The generated Python decoder keeps its source (linecache): a failure inside it shows the generated line."""
+    conn = connect(sandbox_info)
+    schema = f"native_tb_{int(time.time() * 1000) % 100_000_000}"
+    try:
+        cur = conn.cursor()
+        cur.execute(f"CREATE DATABASE `{schema}`")
+        cur.execute(f"CREATE TABLE `{schema}`.t (id INT PRIMARY KEY, amount BIGINT)")
+        start = binlog_position(conn)
+        cur.execute(f"INSERT INTO `{schema}`.t VALUES (1, 2)")
+        (change,) = _changes(sandbox_info, start, {schema})
+    finally:
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{schema}`")
+        conn.close()
+    decoder = change.decoder
+    assert f"<binlog decoder {schema}.t #" in decoder.filename
+    with pytest.raises(Exception) as failure:
+        decoder.decode_image(change.data[:3], 0)  # the null bitmap, then 2 of the id's 4 bytes
+    text = "".join(traceback.format_exception(failure.value))
+    assert f'File "{decoder.filename}", line ' in text
+    assert "v = s0.unpack_from(b, p)[0]" in text  # the generated line itself, not just its number
