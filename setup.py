@@ -33,5 +33,11 @@ setup(
             extra_link_args=LIBS,
             optional=True,
         ),
+        Extension(
+            "binlake.native._rows",
+            ["src/binlake/native/rows.c"],
+            extra_compile_args=["-O2", "-std=gnu11"],
+            optional=True,
+        ),
     ],
 )

@@ -208,3 +208,15 @@ def cdc_target(binlake: Binlake, endpoints, bucket: Path) -> str:
 
 
 from tests.awsapi import api  # noqa: E402, F401 - the AWS API server fixture (tests/test_api_*.py)
+@pytest.fixture(params=["compiled", "pure-python"])
+def decoder_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a CDC test once with each row decoder: compiled (binlake.native._rows) and pure Python
+    (BINLAKE_PURE_PYTHON=1, which in-process tasks and spawned ones both see)."""
+    from binlake.native import extension
+
+    if request.param == "pure-python":
+        monkeypatch.setenv("BINLAKE_PURE_PYTHON", "1")
+    else:
+        monkeypatch.delenv("BINLAKE_PURE_PYTHON", raising=False)
+        assert extension("_rows") is not None, "binlake.native._rows is not built: run bash scripts/install.sh"
+    return request.param

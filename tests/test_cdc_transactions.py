@@ -26,7 +26,7 @@ from tests.test_cdc import (
 
 
 def test_savepoints_stay_inside_their_transaction(
-    binlake: Binlake, endpoints, admin, database: str, bucket: Path, sandbox
+    binlake: Binlake, endpoints, admin, database: str, bucket: Path, sandbox, decoder_path: str
 ) -> None:
     """ROLLBACK TO SAVEPOINT drops the rows since the savepoint, including when the server logs it (a
     non-transactional table changed after the savepoint); savepoints never cut a file or move the checkpoint."""
@@ -76,7 +76,7 @@ def test_savepoints_stay_inside_their_transaction(
 
 
 def test_xa_transactions_reach_the_lake_only_when_committed(
-    binlake: Binlake, cdc_target: str, admin, database: str, bucket: Path, sandbox
+    binlake: Binlake, cdc_target: str, admin, database: str, bucket: Path, sandbox, decoder_path: str
 ) -> None:
     """XA COMMIT writes the prepared rows, XA ROLLBACK never does; a transaction prepared before a stop and
     committed while the task is stopped is written once after resume-processing."""
@@ -232,7 +232,7 @@ def test_statement_based_changes_stop_the_task(
 
 
 def test_a_transaction_larger_than_the_memory_budget_is_spilled_and_exact(
-    binlake: Binlake, endpoints, admin, database: str, bucket: Path
+    binlake: Binlake, endpoints, admin, database: str, bucket: Path, decoder_path: str
 ) -> None:
     """One UPDATE of 60,000 rows with MemoryLimitTotal 1 MB: spilled to disk, written across several files
     under one checkpoint, equal to the source, and verify's cut at a position keeps the whole transaction."""

@@ -418,8 +418,20 @@ def run_cdc(binlake: Binlake, sandbox_info: SandboxInfo, conn: Any, database: st
     return json.loads(stats.stdout)["TableStatistics"]
 
 
-@pytest.fixture(scope="module")
-def cdc(sandbox: Sandbox, sandbox_info: SandboxInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+@pytest.fixture(scope="module", params=["compiled", "pure-python"])
+def cdc(
+    sandbox: Sandbox,
+    sandbox_info: SandboxInfo,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[Run]:
+    """The matrix through a CDC task, once with each row decoder (BINLAKE_PURE_PYTHON=1 for the Python one)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BINLAKE_PURE_PYTHON", "1" if request.param == "pure-python" else "")
+        yield from _cdc(sandbox, sandbox_info, tmp_path_factory)
+
+
+def _cdc(sandbox: Sandbox, sandbox_info: SandboxInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     base = tmp_path_factory.mktemp("cdc_types")
     bucket = base / "bucket"
     bucket.mkdir()

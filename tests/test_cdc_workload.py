@@ -180,7 +180,15 @@ def create_tables(admin, db: str) -> None:
     ],
 )
 def test_lake_equals_source_after_random_transactions(
-    binlake: Binlake, endpoints, admin, sandbox, database: str, bucket: Path, kind: str, seed: int
+    binlake: Binlake,
+    endpoints,
+    admin,
+    sandbox,
+    database: str,
+    bucket: Path,
+    kind: str,
+    seed: int,
+    decoder_path: str,
 ) -> None:
     db = database
     create_tables(admin, db)

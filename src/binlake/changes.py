@@ -12,7 +12,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from binlake.capture.binlog.rows import ColumnSpec, build_arrays
+from binlake.capture.binlog.builder import ArrowRows, arrow_rows
+from binlake.capture.binlog.reader import RowChanges
+from binlake.capture.binlog.rows import ColumnSpec, RowDecoder, build_arrays
 from binlake.dms_columns import with_dms_columns
 from binlake.position import BinlogPosition
 
@@ -54,16 +56,46 @@ class TableChanges:
     # (rows so far, commit position) at the end of each transaction: lets a reader cut a file at a position
     commits: list[tuple[int, BinlogPosition]] = field(default_factory=list)
 
+    def __len__(self) -> int:
+        return len(self.rows)
+
     def add(self, op: str, commit_time: int, row: tuple[Any, ...]) -> None:
         self.ops.append(op)
         self.commit_times.append(commit_time)
         self.rows.append(row)
 
+    def add_changes(self, changes: RowChanges, commit_time: int, inserts_only: bool, no_deletes: bool) -> int:
+        """The event's images as rows (an update keeping its primary key: U of its after image; one changing
+        it, or without a key: D of the before image and I of the after image). Returns the images read."""
+        rows = changes.rows
+        if changes.kind == "I":
+            for row in rows:
+                self.add("I", commit_time, row)
+        elif changes.kind == "D":
+            if not (inserts_only or no_deletes):
+                for row in rows:
+                    self.add("D", commit_time, row)
+        elif not inserts_only:
+            key = self.route.primary_key
+            for i in range(0, len(rows), 2):
+                before, after = rows[i], rows[i + 1]
+                if not key or any(before[k] != after[k] for k in key):
+                    # A key change (without a key, the whole row is the key): the old row is gone, so merging
+                    # needs a delete.
+                    if not no_deletes:
+                        self.add("D", commit_time, before)
+                    self.add("I", commit_time, after)
+                else:
+                    self.add("U", commit_time, after)
+        changes.release()
+        return len(rows)
+
     def end_transaction(self, position: BinlogPosition) -> None:
-        if self.commits and self.commits[-1][0] == len(self.rows):
-            self.commits[-1] = (len(self.rows), position)
-        elif self.rows:
-            self.commits.append((len(self.rows), position))
+        count = len(self)
+        if self.commits and self.commits[-1][0] == count:
+            self.commits[-1] = (count, position)
+        elif count:
+            self.commits.append((count, position))
 
     def record_batch(self, op_column: bool, timestamp_column: str, timestamp_kind: str = "string") -> pa.RecordBatch:
         keep = self.route.keep
@@ -72,6 +104,28 @@ class TableChanges:
         micros = [t * 1_000_000 for t in self.commit_times] if timestamp_column else []
         ops = self.ops if op_column else None
         batch = with_dms_columns(arrays, self.route.names, ops, timestamp_column, micros, timestamp_kind)
+        commits = [[end, position.binlog_file, position.log_pos] for end, position in self.commits]
+        return batch.replace_schema_metadata({COMMITS_METADATA: json.dumps(commits, separators=(",", ":"))})
+
+
+class ArrowTableChanges(TableChanges):
+    """A TableChanges whose rows the compiled decoder holds as Arrow buffers (capture/binlog/builder.py)."""
+
+    def __init__(self, route: Route, builder: ArrowRows) -> None:
+        super().__init__(route)
+        self.builder = builder
+
+    def __len__(self) -> int:
+        return self.builder.rows
+
+    def add_changes(self, changes: RowChanges, commit_time: int, inserts_only: bool, no_deletes: bool) -> int:
+        return self.builder.append(changes, commit_time * 1_000_000, inserts_only, no_deletes)
+
+    def record_batch(self, op_column: bool, timestamp_column: str, timestamp_kind: str = "string") -> pa.RecordBatch:
+        ops, micros, arrays = self.builder.finish()
+        batch = with_dms_columns(
+            arrays, self.route.names, ops if op_column else None, timestamp_column, micros, timestamp_kind
+        )
         commits = [[end, position.binlog_file, position.log_pos] for end, position in self.commits]
         return batch.replace_schema_metadata({COMMITS_METADATA: json.dumps(commits, separators=(",", ":"))})
 
@@ -85,11 +139,15 @@ class ChangeBuffer:
         self.changes = 0
         self.first_change_at: float | None = None
 
-    def table(self, route: Route, layout: int) -> TableChanges:
-        key = (route.schema, route.table, layout)
+    def table(self, route: Route, decoder: RowDecoder) -> TableChanges:
+        """The pending rows of the route's table in the decoder's layout: as Arrow buffers when the compiled
+        decoder reads the layout, else as tuples."""
+        key = (route.schema, route.table, id(decoder))
         pending = self.tables.get(key)
         if pending is None:
-            pending = self.tables[key] = TableChanges(route)
+            builder = arrow_rows(decoder, route.keep, route.primary_key)
+            pending = ArrowTableChanges(route, builder) if builder is not None else TableChanges(route)
+            self.tables[key] = pending
         return pending
 
     def __bool__(self) -> bool:

@@ -443,35 +443,12 @@ class CdcRunner:
             snapshot = self.snapshots.get((route.schema, route.table))
             if snapshot is not None and commit.position <= snapshot:
                 continue  # already in the table's LOAD files
-            pending = buffer.table(route, id(changes.decoder))
+            pending = buffer.table(route, changes.decoder)
             touched.add((route.schema, route.table, id(changes.decoder)))
-            rows, ts = changes.rows, commit.timestamp
+            images = pending.add_changes(changes, commit.timestamp, inserts_only, no_deletes)
+            count = images // 2 if changes.kind == "U" else images
             stats = self._batch_stats.setdefault((route.schema, route.table), [0, 0, 0])
-            if changes.kind == "I":
-                stats[0] += len(rows)
-                for row in rows:
-                    pending.add("I", ts, row)
-            elif changes.kind == "D":
-                stats[2] += len(rows)
-                if not (inserts_only or no_deletes):
-                    for row in rows:
-                        pending.add("D", ts, row)
-            else:
-                stats[1] += len(rows) // 2
-                if not inserts_only:
-                    key = route.primary_key
-                    for i in range(0, len(rows), 2):
-                        before, after = rows[i], rows[i + 1]
-                        if not key or any(before[k] != after[k] for k in key):
-                            # A key change (without a key, the whole row is the key): the old row is gone, so
-                            # merging needs a delete.
-                            if not no_deletes:
-                                pending.add("D", ts, before)
-                            pending.add("I", ts, after)
-                        else:
-                            pending.add("U", ts, after)
-            count = len(rows) // 2 if changes.kind == "U" else len(rows)
-            changes.release()
+            stats["IUD".index(changes.kind)] += count
             buffer.bytes += changes.size
             buffer.changes += count
             self.changes_seen += count
@@ -557,7 +534,7 @@ class CdcRunner:
         extension = self.s3.extension
         planned: list[tuple[str, object]] = []
         for pending in self.buffer.tables.values():
-            if not pending.rows:
+            if not len(pending):
                 continue  # every change of the table was filtered out (CdcInsertsOnly, CdcInsertsAndUpdates)
             route = pending.route
             prefix = naming.table_prefix(self.s3.BucketFolder, route.target_schema, route.target_table)

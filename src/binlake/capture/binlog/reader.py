@@ -44,8 +44,10 @@ class RowChanges:
         if self._rows is None:
             try:
                 self._rows = self.decoder.decode_rows(self.data, 0, self.kind)
-            except BinlakeError:
-                raise
+            except BinlakeError as exc:
+                if "binlog position" in exc.message:
+                    raise
+                raise BinlakeError(f"{exc.message} at binlog position {self.position}", fix=exc.fix) from None
             except Exception as exc:  # a layout the generated decoder cannot read: stop with where it is
                 table_map = self.decoder.table_map
                 raise BinlakeError(
@@ -209,6 +211,9 @@ class BinlogReader:
         self.rows_post_header = 8
         self._table_maps: dict[int, RowDecoder | None] = {}
         self._decoders: dict[tuple[object, ...], RowDecoder] = {}
+        # Table maps seen before, by their bytes: the server writes one before every rows event, so parsing
+        # each again (optional metadata: names, charsets, ENUM members) was a third of the CDC loop's time.
+        self._by_body: dict[bytes, RowDecoder | None] = {}
         self._gtid: str | None = None
         self.last_timestamp = 0
 
@@ -322,6 +327,7 @@ class BinlogReader:
         return Statement(schema, sql, position, timestamp, gtid)
 
     def _format_description(self, body: bytes) -> None:
+        self._by_body.clear()  # a new file: its post-header lengths may differ
         header_length = body[56]
         lengths = body[57:]
         if header_length != ev.HEADER_SIZE:
@@ -337,6 +343,10 @@ class BinlogReader:
             if self.table_map_post_header == 6
             else int.from_bytes(body[:6], "little")
         )
+        known = self._by_body.get(body, False)
+        if known is not False:
+            self._table_maps[table_id] = known  # type: ignore[assignment]
+            return
         # Decode the table and schema names only; the full map is parsed for selected tables.
         pos = 6 if self.table_map_post_header == 6 else 8
         length = body[pos]
@@ -346,6 +356,7 @@ class BinlogReader:
         table = body[pos + 1 : pos + 1 + length].decode("utf-8")
         if not self.wants(schema, table):
             self._table_maps[table_id] = None
+            self._remember(body, None)
             return
         table_map = ev.parse_table_map(body, self.table_map_post_header)
         # MariaDB's UUID/INET4/INET6 look like BINARY(n) in the table map: their types come from the schema.
@@ -356,6 +367,13 @@ class BinlogReader:
             decoder = RowDecoder(table_map, self.codec, types)
             self._decoders[signature] = decoder
         self._table_maps[table_id] = decoder
+        if not types:  # a layout read with the schema's types is looked up again: a DDL may change them
+            self._remember(body, decoder)
+
+    def _remember(self, body: bytes, decoder: RowDecoder | None) -> None:
+        if len(self._by_body) >= 10_000:  # table ids change as tables are reopened: keep it bounded
+            self._by_body.clear()
+        self._by_body[bytes(body)] = decoder
 
     def _rows(self, kind: int, body: bytes, position: BinlogPosition) -> RowChanges | None:
         post = self.rows_post_header

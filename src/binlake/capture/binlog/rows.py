@@ -9,6 +9,8 @@ cheapest form Arrow converts in bulk (bytes for text, microsecond integers for T
 from __future__ import annotations
 
 import codecs
+import itertools
+import linecache
 import re
 import socket
 import struct
@@ -54,6 +56,14 @@ class ColumnSpec:
     # How values arrive: 'plain' (Python value of the right kind), 'utf8' (bytes to validate),
     # 'micros' (int64 microseconds for timestamp/duration), 'unscaled' (DECIMAL as value × 10^scale)
     form: str
+
+
+# The compiled decoder's column operations (src/binlake/native/rows.c; same numbers as its OP_* constants):
+# (operation, a, b, members), chosen by RowDecoder._column next to the Python lines it generates, or None for
+# a column only the Python decoder reads (then the whole layout stays on it).
+OP_FIXED, OP_FLOAT, OP_DOUBLE, OP_INT24, OP_DECIMAL, OP_YEAR, OP_DATE = 1, 2, 3, 4, 5, 6, 7
+OP_DATETIME2, OP_TIMESTAMP2, OP_TIME2, OP_BIT, OP_ENUM, OP_SET, OP_VAR = 8, 9, 10, 11, 12, 13, 14
+NativeOp = tuple[int, int, int, list[bytes] | None]
 
 
 def decimal_size(precision: int, scale: int) -> int:
@@ -201,6 +211,9 @@ def decode_text(raw: bytes, encoding: str, table: str | None = None) -> str:
     return raw.decode(encoding)
 
 
+_DECODER_NUMBERS = itertools.count(1)
+
+
 class RowDecoder:
     """Decodes the rows of one table layout; ``specs`` describes the columns it yields."""
 
@@ -215,6 +228,8 @@ class RowDecoder:
                 fix="SET GLOBAL binlog_row_metadata = FULL on the source (MariaDB 10.5+ / MySQL 8.0.1+)",
             )
         self.specs: list[ColumnSpec] = []
+        # Per column, how the compiled decoder reads it (None: only the Python decoder can).
+        self.native: list[NativeOp | None] = []
         namespace: dict[str, Any] = {
             "struct": struct,
             "read_date": read_date,
@@ -245,7 +260,11 @@ class RowDecoder:
             source.append(f"        v{index} = v")
         names = ", ".join(f"v{i}" for i in range(count))
         source.append(f"    return ({names}{',' if count == 1 else ''}), p")
-        code = compile("\n".join(source), f"<binlog decoder {table_map.schema}.{table_map.table}>", "exec")
+        # Kept and registered with linecache, so a traceback through the generated code shows its lines.
+        self.source = "\n".join(source) + "\n"
+        self.filename = f"<binlog decoder {table_map.schema}.{table_map.table} #{next(_DECODER_NUMBERS)}>"
+        linecache.cache[self.filename] = (len(self.source), None, self.source.splitlines(True), self.filename)
+        code = compile(self.source, self.filename, "exec")
         exec(code, namespace)
         self.decode_image: Callable[[bytes, int], tuple[tuple[Any, ...], int]] = namespace["decode_image"]
 
@@ -257,6 +276,7 @@ class RowDecoder:
         name = table_map.column_names[index]
         lines: list[str]
         form = "plain"
+        native: NativeOp | None = None
         if kind in (ev.T_TINY, ev.T_SHORT, ev.T_LONG, ev.T_LONGLONG):
             code, size, arrow = {
                 ev.T_TINY: ("b", 1, (pa.int8(), pa.uint8())),
@@ -267,14 +287,17 @@ class RowDecoder:
             namespace[f"s{index}"] = struct.Struct("<" + (code.upper() if unsigned else code))
             lines = [f"v = s{index}.unpack_from(b, p)[0]", f"p += {size}"]
             arrow_type = arrow[1] if unsigned else arrow[0]
+            native = (OP_FIXED, size, 0, None)
         elif kind == ev.T_INT24:
             lines = [f"v = from_bytes(b[p:p + 3], 'little', signed={not unsigned})", "p += 3"]
             arrow_type = pa.uint32() if unsigned else pa.int32()
+            native = (OP_INT24, 0 if unsigned else 1, 0, None)
         elif kind in (ev.T_FLOAT, ev.T_DOUBLE):
             code, size = ("f", 4) if kind == ev.T_FLOAT else ("d", 8)
             namespace[f"s{index}"] = struct.Struct("<" + code)
             lines = [f"v = s{index}.unpack_from(b, p)[0]", f"p += {size}"]
             arrow_type = pa.float32() if kind == ev.T_FLOAT else pa.float64()
+            native = (OP_FLOAT if kind == ev.T_FLOAT else OP_DOUBLE, size, 0, None)
         elif kind == ev.T_NEWDECIMAL:
             precision, scale = meta >> 8, meta & 0xFF
             size = decimal_size(precision, scale)
@@ -282,30 +305,37 @@ class RowDecoder:
             lines = [f"v = dec{index}(b[p:p + {size}])", f"p += {size}"]
             arrow_type = pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
             form = "unscaled"
+            native = (OP_DECIMAL, precision, scale, None) if precision <= 38 else None
         elif kind == ev.T_YEAR:
             lines = ["v = b[p]", "v = v + 1900 if v else 0", "p += 1"]
             arrow_type = pa.int16()
+            native = (OP_YEAR, 0, 0, None)
         elif kind in (ev.T_DATE, ev.T_NEWDATE):
             lines = ["v = read_date(from_bytes(b[p:p + 3], 'little'))", "p += 3"]
             arrow_type = pa.date32()
+            native = (OP_DATE, 0, 0, None)
         elif kind == ev.T_DATETIME2:
             size = 5 + (meta + 1) // 2
             lines = [f"v = read_datetime2(b[p:p + {size}], {meta})", f"p += {size}"]
             arrow_type = pa.timestamp("us")
+            native = (OP_DATETIME2, meta, 0, None)
         elif kind == ev.T_TIMESTAMP2:
             size = 4 + (meta + 1) // 2
             lines = [f"v = read_timestamp2(b[p:p + {size}], {meta})", f"p += {size}"]
             arrow_type, form = TIMESTAMP_UTC, "micros"
+            native = (OP_TIMESTAMP2, meta, 0, None)
         elif kind == ev.T_TIME2:
             size = 3 + (meta + 1) // 2
             lines = [f"v = read_time2(b[p:p + {size}], {meta})", f"p += {size}"]
             arrow_type, form = pa.duration("us"), "micros"
+            native = (OP_TIME2, meta, 0, None)
         elif kind in OLD_TEMPORAL:
             lines, arrow_type, form = self._old_temporal(kind, name)
         elif kind == ev.T_BIT:
             size = (meta >> 8) + (1 if meta & 0xFF else 0)
             lines = [f"v = from_bytes(b[p:p + {size}], 'big')", f"p += {size}"]
             arrow_type = pa.uint64()
+            native = (OP_BIT, size, 0, None) if 1 <= size <= 8 else None
         elif kind in (ev.T_ENUM, ev.T_SET):
             # Members arrive in the column's character set (binary: bytes, as the full load reads them).
             size = meta & 0xFF
@@ -317,6 +347,8 @@ class RowDecoder:
             else:
                 arrow_type, empty, comma = pa.string(), "", ","
                 members = [decode_text(member, encoding, codec.table(encoding)) for member in members]
+            encoded = [m.encode() if isinstance(m, str) else bytes(m) for m in members]
+            native = (OP_ENUM if kind == ev.T_ENUM else OP_SET, size, 0, encoded) if 1 <= size <= 8 else None
             if kind == ev.T_ENUM:
                 namespace[f"enum{index}"] = [empty, *members]
                 lines = [f"v = enum{index}[from_bytes(b[p:p + {size}], 'little')]", f"p += {size}"]
@@ -330,15 +362,18 @@ class RowDecoder:
             lines = [f"n = from_bytes(b[p:p + {prefix}], 'little')", f"v = b[p + {prefix}:p + {prefix} + n]",
                      f"p += {prefix} + n"]  # fmt: skip
             arrow_type, form, lines = self._text(index, lines, namespace, codec)
+            native = (OP_VAR, prefix, 0, None) if form == "utf8" or arrow_type == pa.binary() else None
             if kind == ev.T_STRING and arrow_type == pa.binary():
                 # BINARY(n) (and MariaDB's UUID, INET4, INET6): the binlog drops the trailing 0x00 bytes the
                 # column keeps.
                 lines.append(f"v = v.ljust({max_length}, b'\\x00')")
+                native = (OP_VAR, prefix, max_length, None)
                 size, to_text = BINARY_AS_TEXT.get(_type_word(self.data_types.get(name, "")), (None, None))
                 if size == max_length and to_text is not None:
                     namespace[f"text{index}"] = to_text
                     lines.append(f"v = text{index}(v)")
                     arrow_type = pa.string()
+                    native = None
         elif kind in (ev.T_VARCHAR_COMPRESSED, ev.T_BLOB_COMPRESSED):
             # VARCHAR(n) COMPRESSED: a length of 1 or 2 bytes as VARCHAR; BLOB/TEXT COMPRESSED: of meta bytes.
             prefix = (1 if meta < 256 else 2) if kind == ev.T_VARCHAR_COMPRESSED else meta
@@ -353,6 +388,7 @@ class RowDecoder:
                 arrow_type = pa.binary()
             else:
                 arrow_type, form, lines = self._text(index, lines, namespace, codec)
+            native = (OP_VAR, meta, 0, None) if form == "utf8" or arrow_type == pa.binary() else None
         else:
             raise BinlakeError(
                 f"column {table_map.schema}.{table_map.table}.{name} has binlog type {kind}, "
@@ -360,6 +396,7 @@ class RowDecoder:
                 fix="exclude the column with a remove-column transformation rule",
             )
         self.specs.append(ColumnSpec(name, arrow_type, form))
+        self.native.append(native)
         return lines
 
     def _old_temporal(self, kind: int, name: str) -> tuple[list[str], pa.DataType, str]:
