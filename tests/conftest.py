@@ -20,6 +20,14 @@ from binlake.cli.main import main
 from binlake.sandbox import Sandbox, SandboxInfo, free_port
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the private MariaDB (directly or through another fixture) is marked ``sandbox``, so
+    ``pytest -m "not sandbox"`` runs the fast tier without starting a server."""
+    for item in items:
+        if any("sandbox" in name for name in getattr(item, "fixturenames", ())):  # sandbox, own_sandbox, tls_sandbox
+            item.add_marker(pytest.mark.sandbox)
+
+
 @pytest.fixture(autouse=True)
 def table_output(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests read binlake's tables; off a terminal its default would be JSON (tests/test_cli_conventions.py)."""
