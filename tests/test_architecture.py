@@ -54,3 +54,25 @@ def test_imports_flow_one_way() -> None:
             if layer(imported) in FORBIDDEN.get(own, set()):
                 violations.append(f"{module} imports {imported}")
     assert violations == []
+
+
+TESTS = PACKAGE.parent.parent / "tests"
+
+
+def test_test_modules_import_no_other_test_module() -> None:
+    """Shared helpers live in helper modules (tests/helpers.py, lake.py, s3server.py, type_cases.py, oracle/), so
+    running or changing one test module never depends on another."""
+    violations = []
+    for path in TESTS.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            violations += [
+                f"{path.relative_to(TESTS)} imports {m}"
+                for m in modules
+                if any(p.startswith("test_") for p in m.split("."))
+            ]
+    assert violations == []
