@@ -4,6 +4,7 @@ verify and monitor read the state store and the lake and never import engine."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import binlake
@@ -75,4 +76,22 @@ def test_test_modules_import_no_other_test_module() -> None:
                 for m in modules
                 if any(p.startswith("test_") for p in m.split("."))
             ]
+    assert violations == []
+
+
+def test_sql_on_state_tables_lives_in_state() -> None:
+    """The state store's tables are read and written through the typed repositories of binlake.state only
+    (tasks, statistics, checkpoints, events, metrics, endpoints), never by SQL elsewhere."""
+    from binlake.state.store import SCHEMA
+
+    tables = re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", SCHEMA)
+    assert {"tasks", "table_statistics", "cdc_intents", "events", "metrics", "endpoints"} <= set(tables)
+    sql = re.compile(rf"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+(?:{'|'.join(tables)})\b")
+    violations = [
+        f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+        for path in PACKAGE.rglob("*.py")
+        if path.relative_to(PACKAGE).parts[0] != "state"
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if sql.search(line)
+    ]
     assert violations == []

@@ -24,7 +24,6 @@ table committed at or before it is in the LOAD files, so CDC skips it there.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -55,12 +54,14 @@ from binlake.capture.transaction import OpenTransaction, remove_spill_files
 from binlake.changes import ChangeBuffer, Route
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
+from binlake.dms import TableState
 from binlake.engine.schema_changes import ddl_steps, live_tables
 from binlake.engine.target_folders import check_new_table
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress, connect
-from binlake.state.store import StateStore, utcnow
+from binlake.state import checkpoints, statistics
+from binlake.state.store import StateStore
 from binlake.target import naming
 from binlake.target.store import Bucket
 from binlake.target.writer import write_file
@@ -129,27 +130,17 @@ class CdcRunner:
 
     # -- setup ------------------------------------------------------------------------------------------
     def load_state(self) -> None:
-        row = self.store.query(
-            "SELECT last_cdc_file, cdc_open_transactions FROM tasks WHERE identifier = ?", (self.task_id,)
-        )
-        self._last_file = row[0]["last_cdc_file"] if row else None
-        raw = row[0]["cdc_open_transactions"] if row else None
-        self._open_at_start = {xid: BinlogPosition.parse(start) for xid, start in json.loads(raw or "{}").items()}
-        for stat in self.store.query(
-            "SELECT schema_name, table_name, snapshot_position FROM table_statistics WHERE task = ?", (self.task_id,)
-        ):
-            if stat["snapshot_position"]:
-                self.snapshots[(stat["schema_name"], stat["table_name"])] = BinlogPosition.parse(
-                    stat["snapshot_position"]
-                )
+        resume = checkpoints.resume_state(self.store, self.task_id)
+        self._last_file, self._open_at_start = resume.last_file, resume.open_transactions
+        self.snapshots.update(resume.snapshots)
 
     def recover_intents(self) -> None:
         """Delete the files of a flush that never reached its checkpoint (a crash between steps 1 and 3)."""
-        for intent in self.store.query("SELECT batch, files FROM cdc_intents WHERE task = ?", (self.task_id,)):
-            files = json.loads(intent["files"])
+        for intent in checkpoints.unfinished_intents(self.store, self.task_id):
+            files = intent.files
             for path in files:
                 self.bucket.discard(path)
-            self.store.execute("DELETE FROM cdc_intents WHERE task = ? AND batch = ?", (self.task_id, intent["batch"]))
+            checkpoints.drop_intent(self.store, self.task_id, intent.batch)
             log.warning("Removed %d CDC files of an unfinished batch; their changes are read again", len(files))
             self.store.add_event(self.task_id, "recovery", f"Removed {len(files)} CDC files of an unfinished batch")
 
@@ -234,12 +225,12 @@ class CdcRunner:
         self.flush()
         log.info("CDC stopped at %s", self.checkpoint)
 
-    def _open_transactions(self) -> str | None:
-        """Prepared XA transactions open at this checkpoint and where their groups start (JSON), including
-        those recorded at the start that a replay has not reached yet."""
-        starts = {xid: str(start) for xid, start in self._open_at_start.items()}
-        starts.update((xid, str(held.start)) for xid, held in self.prepared.items())
-        return json.dumps(starts) if starts else None
+    def _open_transactions(self) -> dict[str, BinlogPosition]:
+        """Prepared XA transactions open at this checkpoint and where their groups start, including those
+        recorded at the start that a replay has not reached yet."""
+        starts = dict(self._open_at_start)
+        starts.update((xid, held.start) for xid, held in self.prepared.items())
+        return starts
 
     def _open_transaction(self, start: BinlogPosition, xid: str | None) -> OpenTransaction:
         return OpenTransaction(start, xid, self.spill_dir, self.memory_limit)
@@ -395,20 +386,10 @@ class CdcRunner:
 
     def _register_table(self, route: Route) -> None:
         check_new_table(self.store, self.task_id, self.mappings, self.s3, route.schema, route.table)
-        self.store.execute(
-            "INSERT INTO table_statistics (task, schema_name, table_name, target_schema, target_table, table_state, "
-            "last_update_time, primary_key) VALUES (?, ?, ?, ?, ?, 'Table completed', ?, ?) "
-            "ON CONFLICT (task, schema_name, table_name) DO NOTHING",
-            (
-                self.task_id,
-                route.schema,
-                route.table,
-                route.target_schema,
-                route.target_table,
-                utcnow(),
-                json.dumps(route.target_key),
-            ),
-        )
+        statistics.register_completed(
+            self.store, self.task_id, route.schema, route.table, route.target_schema, route.target_table,
+            route.target_key,
+        )  # fmt: skip
 
     def _commit(self, transaction: OpenTransaction | None, commit: Commit) -> None:
         if self._replayed(commit.position):
@@ -488,10 +469,7 @@ class CdcRunner:
         if now - self._last_status < STATUS_EVERY_SECONDS:
             return
         self._last_status = now
-        self.store.execute(
-            "UPDATE tasks SET cdc_read_position = ?, cdc_source_time = ? WHERE identifier = ?",
-            (str(position), _iso(timestamp), self.task_id),
-        )
+        checkpoints.note_read(self.store, self.task_id, position, _iso(timestamp))
 
     def _statement(self, statement: Statement, in_transaction: bool = False) -> None:
         """A DDL or other statement. Inside a transaction's group (CREATE TABLE ... SELECT) its effects are
@@ -517,11 +495,7 @@ class CdcRunner:
                 if snapshot is not None:
                     self.snapshots[(schema, table)] = snapshot
             elif kind == "cancel":
-                self.store.execute(
-                    "UPDATE table_statistics SET table_state = 'Table cancelled' WHERE task = ? AND "
-                    "schema_name = ? AND table_name = ?",
-                    (self.task_id, schema, table),
-                )
+                statistics.set_state(self.store, self.task_id, schema, table, TableState.TABLE_CANCELLED)
             self.routes = {k: r for k, r in self.routes.items() if (r.schema, r.table) != (schema, table)}
         for _, schema, table in touched:
             self._pending_ddls[(schema, table)] = self._pending_ddls.get((schema, table), 0) + 1
@@ -568,21 +542,11 @@ class CdcRunner:
             self._batch_files = self._batch_files + [path for path, _ in planned]
             if self._batch_id is None:
                 self._batch_id = int(time.time() * 1000)
-                self.store.execute(
-                    "INSERT INTO cdc_intents (task, batch, start_position, end_position, files) VALUES (?, ?, ?, ?, ?)",
-                    (
-                        self.task_id,
-                        self._batch_id,
-                        str(self.checkpoint),
-                        str(self.last_commit),
-                        json.dumps(self._batch_files),
-                    ),
+                checkpoints.record_intent(
+                    self.store, self.task_id, self._batch_id, self.checkpoint, self.last_commit, self._batch_files
                 )
             else:
-                self.store.execute(
-                    "UPDATE cdc_intents SET files = ?, end_position = ? WHERE task = ? AND batch = ?",
-                    (json.dumps(self._batch_files), str(self.last_commit), self.task_id, self._batch_id),
-                )
+                checkpoints.extend_intent(self.store, self.task_id, self._batch_id, self.last_commit, self._batch_files)
             for path, pending in planned:
                 batch = pending.record_batch(  # type: ignore[attr-defined]
                     True, self.s3.TimestampColumnName, self.s3.TimestampColumnType
@@ -598,40 +562,11 @@ class CdcRunner:
         batch_id: int | None = None,
         changes: int = 0,
     ) -> None:
-        now = utcnow()
-        with self.store.transaction() as db:
-            db.execute(
-                "UPDATE tasks SET cdc_checkpoint = ?, cdc_checkpoint_gtid = COALESCE(?, cdc_checkpoint_gtid), "
-                "cdc_checkpoint_commit_time = COALESCE(?, cdc_checkpoint_commit_time), cdc_read_position = ?, "
-                "cdc_source_time = ?, "
-                "cdc_changes_total = cdc_changes_total + ?, last_cdc_file = COALESCE(?, last_cdc_file), "
-                "cdc_open_transactions = ? WHERE identifier = ?",
-                (
-                    str(self.last_commit),
-                    self.last_gtid,
-                    _iso(self.last_commit_time),
-                    str(self.last_commit),
-                    _iso(self.last_commit_time),
-                    changes,
-                    self._last_file if files else None,
-                    self._open_transactions(),
-                    self.task_id,
-                ),
-            )
-            for (schema, table), (inserts, updates, deletes) in (stats or {}).items():
-                db.execute(
-                    "UPDATE table_statistics SET inserts = inserts + ?, updates = updates + ?, "
-                    "deletes = deletes + ?, last_update_time = ? WHERE task = ? AND schema_name = ? AND table_name = ?",
-                    (inserts, updates, deletes, now, self.task_id, schema, table),
-                )
-            for (schema, table), count in {**ddls, **self._pending_ddls}.items():
-                db.execute(
-                    "UPDATE table_statistics SET ddls = ddls + ?, last_update_time = ? WHERE task = ? AND "
-                    "schema_name = ? AND table_name = ?",
-                    (count, now, self.task_id, schema, table),
-                )
-            if batch_id is not None:
-                db.execute("DELETE FROM cdc_intents WHERE task = ? AND batch = ?", (self.task_id, batch_id))
+        checkpoint = checkpoints.Checkpoint(
+            self.last_commit, self.last_gtid, _iso(self.last_commit_time), changes,
+            self._last_file if files else None, self._open_transactions(),
+        )  # fmt: skip
+        checkpoints.commit(self.store, self.task_id, checkpoint, stats, {**ddls, **self._pending_ddls}, batch_id)
         self.checkpoint = self.last_commit
         self._pending_ddls = {}
         self._checkpointed_at = time.monotonic()

@@ -28,6 +28,8 @@ from binlake.source.plan import plan_table
 from binlake.source.preflight import check_cdc_source
 from binlake.source.schema import describe_table, quote
 from binlake.state import endpoints as endpoints_api
+from binlake.state import events as events_api
+from binlake.state import statistics
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore
 from binlake.target import naming
@@ -107,11 +109,7 @@ class Verifier:
     def tables_completed(self) -> Check:
         rows = tasks_api.table_statistics(self.store, self.task_id)
         name = "All tables show Table completed"
-        other = {
-            f"{r['schema_name']}.{r['table_name']}": r["table_state"]
-            for r in rows
-            if r["table_state"] != "Table completed"
-        }
+        other = {r.label: r.table_state for r in rows if r.table_state != "Table completed"}
         if rows and not other:
             return Check(name, True, f"{plural(len(rows), 'table')} completed")
         evidence = ", ".join(f"{t}: {s}" for t, s in other.items()) or "no tables yet"
@@ -190,7 +188,7 @@ class Verifier:
             task = tasks_api.get(self.store, self.task_id)
             if task.status != "running":
                 return True
-            return bool(task.cdc_checkpoint) and BinlogPosition.parse(task.cdc_checkpoint) >= position
+            return task.checkpoint_position is not None and task.checkpoint_position >= position
 
         wait_until(reached, CHECKPOINT_WAIT_SECONDS)
 
@@ -278,7 +276,7 @@ class Verifier:
 
         def passed() -> bool:
             task = tasks_api.get(self.store, self.task_id)
-            return bool(task.cdc_checkpoint) and BinlogPosition.parse(task.cdc_checkpoint) >= probe
+            return task.checkpoint_position is not None and task.checkpoint_position >= probe
 
         if not wait_until(passed, self.options.cdc_deadline):
             return Check(
@@ -315,12 +313,7 @@ class Verifier:
         return schema, table
 
     def _table_known(self, schema: str, table: str) -> bool:
-        return bool(
-            self.store.query(
-                "SELECT 1 FROM table_statistics WHERE task = ? AND schema_name = ? AND table_name = ?",
-                (self.task_id, schema, table),
-            )
-        )
+        return statistics.get(self.store, self.task_id, schema, table) is not None
 
     @staticmethod
     def _probe_visible(lake: Lake, prefix: str, probe_id: str) -> bool:
@@ -339,11 +332,7 @@ class Verifier:
     def no_errors(self) -> Check:
         name = "No errors in the task's events and logs"
         since = self.task.started_at or self.task.created_at
-        failures = self.store.query(
-            "SELECT event_time, message FROM events WHERE task = ? AND category = 'failure' AND event_time >= ? "
-            "ORDER BY id",
-            (self.task_id, since),
-        )
+        failures = events_api.list_events(self.store, since, task=self.task_id, categories=["failure"])
         log_path = self.store.state_dir / "tasks" / self.task_id / "task.log"
         errors = []
         if log_path.exists():
@@ -351,7 +340,7 @@ class Verifier:
             errors = [line for line in log_path.read_text().splitlines() if " ERROR " in line and line[:19] >= stamp]
         if not failures and not errors:
             return Check(name, True, f"no failure events or ERROR log lines since {since}")
-        first = failures[0]["message"] if failures else errors[0]
+        first = failures[0].message if failures else errors[0]
         return Check(
             name,
             False,

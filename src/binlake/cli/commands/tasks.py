@@ -169,7 +169,7 @@ def stop_replication_task(
     deadline = time.monotonic() + 60
     while wait and time.monotonic() < deadline:
         task = tasks_api.refresh(store, tasks_api.get(store, replication_task_arn))
-        if task.status not in engine.ACTIVE:
+        if not task.active:
             break
         time.sleep(0.2)
     render({"ReplicationTask": _describe(store, task)}, output, "Replication task", TASK_COLUMNS)
@@ -219,7 +219,7 @@ def _start_detached(
     state_dir: Path, store: StateStore, identifier: str, start_type: StartType, output: Output, flags: list[str]
 ) -> None:
     task = tasks_api.refresh(store, tasks_api.get(store, identifier))
-    if task.status in engine.ACTIVE:
+    if task.active:
         raise BinlakeError(
             f"replication task {identifier} is already {task.status} (process {task.pid})",
             fix=f"stop-replication-task --replication-task-arn {identifier} first",
