@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 import zlib
@@ -59,7 +58,9 @@ from binlake.engine.schema_changes import ddl_steps, live_tables
 from binlake.engine.target_folders import check_new_table
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
-from binlake.source.connection import SourceAddress, connect
+from binlake.source.connection import SourceAddress
+from binlake.source.flavor import MARIADB
+from binlake.source.server import Source
 from binlake.state import checkpoints, statistics
 from binlake.state.store import StateStore
 from binlake.target import naming
@@ -156,7 +157,7 @@ class CdcRunner:
             # Prepared XA transactions were open at the checkpoint: read them again from where they start.
             stream_start = min(start, *self._open_at_start.values())
             self.replayed_until = start
-        codec_conn = connect(self.address)
+        codec_conn = Source(self.address).connect()
         try:
             codec = self.codec = load_codec(codec_conn)
         finally:
@@ -287,13 +288,7 @@ class CdcRunner:
     def _find_prepared(self, xid: str, before: BinlogPosition) -> OpenTransaction | None:
         """The latest XA PREPARE group of ``xid`` before ``before``, read again from the binlog files,
         newest file first."""
-        conn = connect(self.address)
-        try:
-            cur = conn.cursor()
-            cur.execute("SHOW BINARY LOGS")
-            files = [str(row[0]) for row in cur.fetchall()]
-        finally:
-            conn.close()
+        files = Source(self.address).binary_logs()
         earlier = [f for f in files if BinlogPosition(f, 0) <= BinlogPosition(before.binlog_file, 0)]
         for binlog_file in reversed(earlier):
             log.info("Looking for XA transaction %s prepared before %s in %s", xid, before, binlog_file)
@@ -335,17 +330,7 @@ class CdcRunner:
         key = (schema, table)
         types = self._data_types.get(key)
         if types is None:
-            conn = connect(self.address)
-            try:
-                cur = conn.cursor()
-                cur.execute(
-                    "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
-                    "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-                    (schema, table),
-                )
-                types = self._data_types[key] = {str(name): str(kind) for name, kind in cur.fetchall()}
-            finally:
-                conn.close()
+            types = self._data_types[key] = Source(self.address).column_types(schema, table)
         return types
 
     def _due(self) -> bool:
@@ -581,13 +566,10 @@ def _iso(timestamp: int) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
-MARIADB_GTID = re.compile(r"^\d+-\d+-\d+(,\d+-\d+-\d+)*$")
-
-
 def parse_start_position(text: str) -> BinlogPosition | str:
     """DMS's CdcStartPosition: 'mysql-bin.000003:1234' (binlog file and log_pos), or a MariaDB GTID
     position such as '0-1-100' (returned as text)."""
-    if MARIADB_GTID.match(text.strip()):
+    if MARIADB.is_gtid_set(text.strip()):
         return text.strip()
     file, _, pos = text.rpartition(":")
     if not file or not pos.isdigit():
@@ -615,14 +597,10 @@ def parse_start_time(text: str) -> int:
 
 def position_at_time(address: SourceAddress, start_time: int) -> BinlogPosition:
     """The position after the last transaction committed before ``start_time``, read from the binlog."""
-    conn = connect(address)
-    try:
-        cur = conn.cursor()
-        cur.execute("SHOW BINARY LOGS")
-        files = [row[0] for row in cur.fetchall()]
+    source = Source(address)
+    files = source.binary_logs()
+    with source.connection() as conn:
         codec = load_codec(conn)
-    finally:
-        conn.close()
     if not files:
         raise BinlakeError(f"binlog is off on {address.host}:{address.port}", fix="set log_bin=ON and restart")
     start = BinlogPosition(files[0], 4)

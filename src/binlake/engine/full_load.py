@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
-from binlake.capture.snapshot import read_batches, start_consistent_snapshot
+from binlake.capture.snapshot import read_batches
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
 from binlake.config.task_settings import FullLoadSettings
@@ -25,9 +25,9 @@ from binlake.dms_columns import with_dms_columns
 from binlake.engine.target_folders import check_new_table
 from binlake.errors import BinlakeError, TransientError
 from binlake.position import BinlogPosition
-from binlake.source.connection import SourceAddress, connect, explain
+from binlake.source.connection import SourceAddress, explain
 from binlake.source.plan import TablePlan, plan_table
-from binlake.source.schema import describe_table
+from binlake.source.server import Source
 from binlake.source.types import DecodeCounters
 from binlake.state import statistics
 from binlake.state.store import StateStore
@@ -103,11 +103,7 @@ class FullLoad:
     def reload(self, schema: str, table: str, mappings: TableMappings) -> BinlogPosition | None:
         """Load one table again from a fresh snapshot (after CREATE or TRUNCATE mid-stream); returns the
         snapshot's position, or None when the table no longer exists."""
-        conn = connect(self.address)
-        try:
-            source = describe_table(conn, schema, table)
-        finally:
-            conn.close()
+        source = Source(self.address).describe_table(schema, table)
         if not source.columns:
             return None
         check_new_table(self.store, self.task_id, mappings, self.s3, schema, table)
@@ -182,7 +178,8 @@ class FullLoad:
         self.store.add_event(self.task_id, "state change", f"Full load started for table {plan.label}")
         log.info("Full load started for table %s", plan.label)
 
-        conn = connect(self.address, raw=True)
+        source = Source(self.address)
+        conn = source.connect(raw=True)
         counters = DecodeCounters()
         extension = self.s3.extension
         writer = RollingFileWriter(
@@ -195,7 +192,7 @@ class FullLoad:
         )
         rows = 0
         try:
-            position = start_consistent_snapshot(conn)
+            position = source.start_snapshot(conn)
             if position is not None:
                 statistics.set_snapshot_position(
                     self.store, self.task_id, plan.source.schema, plan.source.name, position

@@ -23,10 +23,10 @@ from binlake.engine.target_folders import check_target_folders, remove_stale_tem
 from binlake.errors import BinlakeError
 from binlake.monitor.sampler import MetricsSampler
 from binlake.position import BinlogPosition
-from binlake.source.connection import SourceAddress, connect, endpoint_address
+from binlake.source.connection import SourceAddress, endpoint_address
 from binlake.source.plan import TablePlan, plan_table
-from binlake.source.preflight import check_cdc_source, current_position
-from binlake.source.schema import describe_table, list_tables
+from binlake.source.preflight import check_cdc_source
+from binlake.source.server import Source
 from binlake.state import endpoints as endpoints_api
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore, utcnow
@@ -69,17 +69,14 @@ def request_stop(store: StateStore, identifier: str) -> tasks_api.ReplicationTas
 
 
 def select_tables(address: SourceAddress, mappings: TableMappings) -> list[TablePlan]:
-    conn = connect(address)
-    try:
-        names = [(s, t) for s, t in list_tables(conn) if mappings.selects(s, t)]
-        if not names:
-            raise BinlakeError(
-                f"the table mappings select no table on {address.host}:{address.port}",
-                fix="check the selection rules' schema-name and table-name (% is the wildcard)",
-            )
-        return [plan_table(describe_table(conn, s, t), mappings) for s, t in names]
-    finally:
-        conn.close()
+    source = Source(address)
+    names = [(s, t) for s, t in source.list_tables() if mappings.selects(s, t)]
+    if not names:
+        raise BinlakeError(
+            f"the table mappings select no table on {address.host}:{address.port}",
+            fix="check the selection rules' schema-name and table-name (% is the wildcard)",
+        )
+    return [plan_table(table, mappings) for table in source.describe_tables(names)]
 
 
 class TaskRunner:
@@ -274,7 +271,7 @@ class TaskRunner:
             ]
             if snapshots:
                 return min(snapshots), None
-        return current_position(address), None
+        return Source(address).current_position(), None
 
     def _load_recovering(
         self, loader: FullLoad, plans: list[TablePlan], settings: ReplicationTaskSettings

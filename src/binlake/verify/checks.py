@@ -23,10 +23,11 @@ from binlake.catalog.sql import ident
 from binlake.config.mappings import PROBE_SCHEMA, TableMappings
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
-from binlake.source.connection import SourceAddress, connect, endpoint_address, explain
+from binlake.source.connection import SourceAddress, endpoint_address, explain
 from binlake.source.plan import plan_table
 from binlake.source.preflight import check_cdc_source
 from binlake.source.schema import describe_table, quote
+from binlake.source.server import Source
 from binlake.state import endpoints as endpoints_api
 from binlake.state import events as events_api
 from binlake.state import statistics
@@ -136,7 +137,7 @@ class Verifier:
         name = "Row counts match between source and target (every column, at one binlog position)"
         address = endpoint_address(self.source)
         results: list[TableComparison] = []
-        conn = connect(address)
+        conn = Source(address).connect()
         try:
             for table in lake.tables:
                 source = describe_table(conn, table.source_schema, table.source_table)
@@ -216,7 +217,7 @@ class Verifier:
                 fix="pass --probe-table with a table name the rules include, or add it to the rules",
             )
         probe_id = uuid.uuid4().hex
-        conn = connect(address)
+        conn = Source(address).connect()
         try:
             cur = conn.cursor()
             cur.execute(
@@ -256,7 +257,8 @@ class Verifier:
         task's checkpoint passes its commit: by invariant 2, every change committed before it is then in the
         target, written and durable."""
         table = f"{PROBE_SCHEMA}.{PROBE_TABLE}"
-        conn = connect(address)
+        source = Source(address)
+        conn = source.connect()
         try:
             cur = conn.cursor()
             cur.execute(f"CREATE DATABASE IF NOT EXISTS {PROBE_SCHEMA}")
@@ -266,13 +268,13 @@ class Verifier:
             cur.execute(f"DELETE FROM {table} WHERE probed_at < NOW(6) - INTERVAL 1 DAY")  # keep it small
             started = time.monotonic()
             cur.execute(f"INSERT INTO {table} VALUES (%s, NOW(6))", (uuid.uuid4().hex,))
-            cur.execute("SHOW MASTER STATUS")
-            file, log_pos = cur.fetchone()[:2]
+            probe = source.flavor.current_position(cur)
         except MySQLdb.Error as exc:
             return self._probe_refused(name, exc, address, table)
         finally:
             conn.close()
-        probe = BinlogPosition(str(file), int(log_pos))
+        if probe is None:
+            return Check(name, False, f"binlog is off on {address.host}:{address.port}", fix=self.fix_resume)
 
         def passed() -> bool:
             task = tasks_api.get(self.store, self.task_id)
