@@ -50,7 +50,7 @@ from binlake.capture.binlog.reader import (
 from binlake.capture.binlog.rows import RowDecoder, ZeroDates
 from binlake.capture.binlog.stream import BinlogStream
 from binlake.capture.transaction import OpenTransaction, remove_spill_files
-from binlake.changes import ChangeBuffer, Route
+from binlake.changes import ChangeBuffer, Route, TableChanges
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
 from binlake.dms import TableState
@@ -444,10 +444,10 @@ class CdcRunner:
                 # A transaction larger than the buffer: write what is held now, under the batch's intent,
                 # and checkpoint only once the whole transaction is in files.
                 self._publish()
-        for key in touched:
-            pending = buffer.tables.get(key)
-            if pending is not None:
-                pending.end_transaction(commit.position)
+        for table_key in touched:
+            held = buffer.tables.get(table_key)
+            if held is not None:
+                held.end_transaction(commit.position)
 
     def _note_read(self, position: BinlogPosition, timestamp: int) -> None:
         now = time.monotonic()
@@ -511,7 +511,7 @@ class CdcRunner:
         """Write one file per table of the buffer, named first in the batch's intent, and empty the buffer."""
         moment = datetime.now(UTC)
         extension = self.s3.extension
-        planned: list[tuple[str, object]] = []
+        planned: list[tuple[str, TableChanges]] = []
         for pending in self.buffer.tables.values():
             if not pending.rows:
                 continue  # every change of the table was filtered out (CdcInsertsOnly, CdcInsertsAndUpdates)
@@ -524,6 +524,7 @@ class CdcRunner:
             self._last_file = naming.next_cdc_file_name(moment, extension, self._last_file)
             planned.append((f"{prefix}/{self._last_file}", pending))
         if planned:
+            assert self.last_commit is not None  # run() sets it before the first event
             self._batch_files = self._batch_files + [path for path, _ in planned]
             if self._batch_id is None:
                 self._batch_id = int(time.time() * 1000)
@@ -533,9 +534,7 @@ class CdcRunner:
             else:
                 checkpoints.extend_intent(self.store, self.task_id, self._batch_id, self.last_commit, self._batch_files)
             for path, pending in planned:
-                batch = pending.record_batch(  # type: ignore[attr-defined]
-                    True, self.s3.TimestampColumnName, self.s3.TimestampColumnType
-                )
+                batch = pending.record_batch(True, self.s3.TimestampColumnName, self.s3.TimestampColumnType)
                 write_file(self.bucket, path, self.s3, batch)
         self.buffer.clear()
 
@@ -547,6 +546,7 @@ class CdcRunner:
         batch_id: int | None = None,
         changes: int = 0,
     ) -> None:
+        assert self.last_commit is not None  # run() sets it before the first event
         checkpoint = checkpoints.Checkpoint(
             self.last_commit, self.last_gtid, _iso(self.last_commit_time), changes,
             self._last_file if files else None, self._open_transactions(),

@@ -62,6 +62,7 @@ def check(
 ) -> Check:
     name = target.metric
     values = series[name].values if name in series else []
+    observed: float | None
     if name in LATENCIES:
         if not task.active or not task.cdc_checkpoint:
             return Check(name, target, None, "task is not running CDC", None)
@@ -76,6 +77,7 @@ def check(
         if not values:
             return Check(name, target, None, "no sample in the window", None)
         observed, basis = sum(values) / len(values), f"average of {len(values)} samples"
+    assert observed is not None
     return Check(name, target, observed, basis, target.met(observed))
 
 

@@ -47,14 +47,18 @@ def interval_seconds() -> float:
 
 
 class _Buffer(Protocol):
-    changes: int
+    @property
+    def changes(self) -> int: ...
 
 
 class CdcCounters(Protocol):
     """What the sampler reads from a running CDC runner (plain attributes; a torn read is harmless)."""
 
-    changes_seen: int
-    buffer: _Buffer
+    @property
+    def changes_seen(self) -> int: ...
+
+    @property
+    def buffer(self) -> _Buffer: ...
 
 
 @dataclass

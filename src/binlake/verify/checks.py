@@ -392,9 +392,9 @@ class Verifier:
             for database, table in tables:
                 relation = table if self._has_view(conn, database, table) else f"{table}__changes"
                 try:
-                    counts[f"{database}.{relation}"] = conn.execute(
+                    (counts[f"{database}.{relation}"],) = conn.execute(
                         f"SELECT count(*) FROM {ident(database)}.{ident(relation)}"
-                    ).fetchone()[0]
+                    ).fetchall()[0]
                 except duckdb.Error as exc:
                     message = " ".join(str(exc).split())
                     return Check(

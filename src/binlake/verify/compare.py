@@ -187,8 +187,8 @@ def _load_target(
 
 
 def _compare(db: duckdb.DuckDBPyConnection, result: TableComparison, names: list[str], key: list[str]) -> None:
-    result.source_rows = db.execute("SELECT count(*) FROM source").fetchone()[0]
-    result.target_rows = db.execute("SELECT count(*) FROM target").fetchone()[0]
+    ((result.source_rows,),) = db.execute("SELECT count(*) FROM source").fetchall()
+    ((result.target_rows,),) = db.execute("SELECT count(*) FROM target").fetchall()
     selected = ", ".join(ident(n) for n in names)
     if not key:
         # No key: compare as multisets of whole rows.
@@ -196,7 +196,7 @@ def _compare(db: duckdb.DuckDBPyConnection, result: TableComparison, names: list
             f"(SELECT {selected} FROM source EXCEPT ALL SELECT {selected} FROM target) UNION ALL "
             f"(SELECT {selected} FROM target EXCEPT ALL SELECT {selected} FROM source)"
         )
-        result.differing_keys = db.execute(f"SELECT count(*) FROM ({diff})").fetchone()[0]
+        ((result.differing_keys,),) = db.execute(f"SELECT count(*) FROM ({diff})").fetchall()
         rows = db.execute(f"SELECT * FROM ({diff}) LIMIT {SHOWN_DIFFERENCES}").fetchall()
         result.examples = [{"row": dict(zip(names, r, strict=True))} for r in rows]
         return
@@ -209,7 +209,7 @@ def _compare(db: duckdb.DuckDBPyConnection, result: TableComparison, names: list
         "WHERE s._h IS DISTINCT FROM t._h"
     )
     db.execute(f"CREATE TEMP TABLE differences AS {diff}")
-    result.differing_keys = db.execute("SELECT count(*) FROM differences").fetchone()[0]
+    ((result.differing_keys,),) = db.execute("SELECT count(*) FROM differences").fetchall()
     for row in db.execute(f"SELECT * FROM differences ORDER BY {keys} LIMIT {SHOWN_DIFFERENCES}").fetchall():
         key_values = dict(zip(key, row[: len(key)], strict=True))
         in_source, in_target = row[len(key)] is not None, row[len(key) + 1] is not None
@@ -229,7 +229,7 @@ def _compare(db: duckdb.DuckDBPyConnection, result: TableComparison, names: list
             example["problem"] = "values differ"
             example["columns"] = {
                 name: {"source": _show(s), "target": _show(t)}
-                for name, s, t in zip(names, source_row, target_row, strict=True)
+                for name, s, t in zip(names, source_row or (), target_row or (), strict=True)
                 if s != t
             }
         result.examples.append(example)

@@ -312,11 +312,13 @@ class RowDecoder:
             collation = table_map.charsets[index]
             encoding = "utf-8" if collation is None else codec.encoding(collation)
             members = (table_map.enum_values if kind == ev.T_ENUM else table_map.set_values).get(index, [])
+            empty: bytes | str
+            comma: bytes | str
             if encoding is None:
                 arrow_type, empty, comma = pa.binary(), b"", b","
             else:
                 arrow_type, empty, comma = pa.string(), "", ","
-                members = [decode_text(member, encoding, codec.table(encoding)) for member in members]
+                members = [decode_text(member, encoding, codec.table(encoding)) for member in members]  # type: ignore[misc]
             if kind == ev.T_ENUM:
                 namespace[f"enum{index}"] = [empty, *members]
                 lines = [f"v = enum{index}[from_bytes(b[p:p + {size}], 'little')]", f"p += {size}"]
@@ -334,8 +336,8 @@ class RowDecoder:
                 # BINARY(n) (and MariaDB's UUID, INET4, INET6): the binlog drops the trailing 0x00 bytes the
                 # column keeps.
                 lines.append(f"v = v.ljust({max_length}, b'\\x00')")
-                size, to_text = BINARY_AS_TEXT.get(_type_word(self.data_types.get(name, "")), (None, None))
-                if size == max_length and to_text is not None:
+                text_size, to_text = BINARY_AS_TEXT.get(_type_word(self.data_types.get(name, "")), (None, None))
+                if text_size == max_length and to_text is not None:
                     namespace[f"text{index}"] = to_text
                     lines.append(f"v = text{index}(v)")
                     arrow_type = pa.string()
