@@ -19,6 +19,21 @@ import pytest
 from binlake.cli.main import main
 from binlake.sandbox import Sandbox, SandboxInfo, free_port
 
+# The S3 server fixtures (moto, s3_env, s3, s3_bucket): a moto server per test module that asks for one.
+pytest_plugins = ["tests.s3server"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the private MariaDB (directly or through another fixture) is marked ``sandbox``, so
+    ``pytest -m "not sandbox"`` runs without starting MariaDB; tests that start a local S3 server are marked
+    ``s3server`` too (``-m "not sandbox and not s3server"`` starts no server at all)."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if any("sandbox" in name for name in names):  # sandbox, own_sandbox, tls_sandbox
+            item.add_marker(pytest.mark.sandbox)
+        if any(name.startswith("moto") for name in names):  # moto, moto_auth: a local S3 server process
+            item.add_marker(pytest.mark.s3server)
+
 
 @pytest.fixture(autouse=True)
 def table_output(monkeypatch: pytest.MonkeyPatch) -> None:

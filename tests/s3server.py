@@ -14,11 +14,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import pytest
 
-from binlake.sandbox import free_port
+from binlake.sandbox import SandboxInfo, free_port
+from tests.conftest import Binlake
 
 REGION = "us-east-1"
 # moto accepts any key pair until require_auth(); these are what the tests hand binlake.
@@ -101,3 +105,47 @@ def object_keys(client, bucket: str, prefix: str = "") -> list[str]:
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys.extend(item["Key"] for item in page.get("Contents", []))
     return sorted(keys)
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto_server.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The credentials binlake reads, and nothing from the developer's own AWS setup."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def s3(moto: MotoServer):
+    return moto.client()
+
+
+@pytest.fixture
+def s3_bucket(s3) -> str:
+    name = f"lake-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def create_source(binlake: Binlake, info: SandboxInfo) -> None:
+    binlake.ok(
+        "create-endpoint", "--endpoint-identifier", "src", "--endpoint-type", "source", "--engine-name", "mariadb",
+        "--server-name", info.host, "--port", str(info.port), "--username", info.user,
+        "--password-file", info.password_file,
+    )  # fmt: skip
+
+
+def data_keys(keys: list[str]) -> list[str]:
+    """Objects, without the zero-byte ``folder/`` markers pyarrow leaves when it deletes (see store.py)."""
+    return [k for k in keys if not k.endswith("/")]

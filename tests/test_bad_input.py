@@ -10,16 +10,7 @@ import pytest
 
 from binlake.sandbox import SandboxInfo, free_port
 from tests.conftest import Binlake, Result, create_task, mappings, run_task
-
-
-def assert_one_line_error(result: Result, *fragments: str, exit_code: int = 1) -> None:
-    assert result.exit_code == exit_code, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
+from tests.helpers import assert_one_line_error
 
 
 def source_endpoint(binlake: Binlake, name: str, info: SandboxInfo, **overrides: str) -> Result:

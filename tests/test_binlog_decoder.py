@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from binlake.capture.binlog.reader import BinlogReader, RowChanges
-from binlake.capture.binlog.rows import build_arrays
+from binlake.capture.binlog.reader import BinlogReader
 from binlake.errors import BinlakeError
 from binlake.sandbox import SandboxInfo
+from tests.helpers import decoded_rows
 from tests.oracle.source import address, binlog_position, connect, global_setting, read_binlake
 
 GEOMETRIES = [
@@ -39,18 +39,6 @@ TEXTS = [
     ("h", "VARBINARY(10)", b"\x00\xff"),
     ("i", "ENUM('x','é') CHARACTER SET latin1", "é"),
 ]
-
-
-def decoded_rows(items: list[Any], table: str) -> list[dict[str, Any]]:
-    """Row images of ``table`` as Arrow would store them: names → Python values of the column's Arrow type."""
-    rows = []
-    for item in items:
-        if isinstance(item, RowChanges) and item.decoder.table_map.table == table:
-            specs = item.decoder.specs
-            arrays = build_arrays(specs, list(zip(*item.rows, strict=True)))
-            columns = {spec.name: array.to_pylist() for spec, array in zip(specs, arrays, strict=True)}
-            rows += [{name: values[i] for name, values in columns.items()} for i in range(len(item.rows))]
-    return rows
 
 
 def source_rows(conn: Any, sql: str) -> list[dict[str, Any]]:

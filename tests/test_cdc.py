@@ -17,6 +17,15 @@ import pytest
 from binlake.position import BinlogPosition
 from binlake.sandbox import process_alive
 from tests.conftest import Binlake, mappings
+from tests.helpers import (
+    create_cdc_task,
+    execute,
+    master_position,
+    start_detached,
+    stop,
+    wait_caught_up,
+    wait_streaming,
+)
 from tests.lake import (
     cdc_files,
     cdc_rows,
@@ -31,60 +40,6 @@ from tests.lake import (
 )
 
 CDC_NAME = re.compile(r"^\d{8}-\d{9}\.parquet$")
-
-
-def create_cdc_task(binlake: Binlake, name: str, schema: str, migration: str = "full-load-and-cdc",
-                    target: str = "lake-cdc", table: str = "%") -> None:  # fmt: skip
-    binlake.ok(
-        "create-replication-task", "--replication-task-identifier", name, "--source-endpoint-arn", "src",
-        "--target-endpoint-arn", target, "--migration-type", migration, "--table-mappings", mappings(schema, table),
-    )  # fmt: skip
-
-
-def start_detached(
-    binlake: Binlake, name: str, start_type: str = "start-replication", *extra: str, env: dict[str, str] | None = None
-) -> int:
-    result = binlake.run_process(
-        "start-replication-task", "--replication-task-arn", name, "--start-replication-task-type", start_type,
-        "--detach", *extra, env=env,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.stderr
-    return int(task_row(binlake.state_dir, name)["pid"])
-
-
-def wait_streaming(binlake: Binlake, name: str) -> None:
-    wait_for(lambda: task_row(binlake.state_dir, name).get("cdc_read_position"), what="CDC running")
-
-
-def master_position(admin) -> BinlogPosition:
-    cur = admin.cursor()
-    cur.execute("SHOW MASTER STATUS")
-    file, pos = cur.fetchone()[:2]
-    return BinlogPosition(file, int(pos))
-
-
-def wait_caught_up(binlake: Binlake, name: str, admin, timeout: float = 60) -> None:
-    target = master_position(admin)
-
-    def done() -> bool:
-        row = task_row(binlake.state_dir, name)
-        assert row["status"] not in ("failed",), row["last_failure_message"]
-        checkpoint = row.get("cdc_checkpoint")
-        return bool(checkpoint) and BinlogPosition.parse(checkpoint) >= target
-
-    wait_for(done, timeout, what=f"checkpoint at {target}")
-
-
-def stop(binlake: Binlake, name: str) -> None:
-    result = binlake.run_process("stop-replication-task", "--replication-task-arn", name)
-    assert result.exit_code == 0, result.stderr
-    assert task_row(binlake.state_dir, name)["status"] == "stopped"
-
-
-def execute(admin, *statements: str) -> None:
-    cur = admin.cursor()
-    for statement in statements:
-        cur.execute(statement)
 
 
 def test_cdc_files_follow_every_committed_change(

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import Binlake
+from tests.helpers import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 from tests.lake import load_files, merged, source_state, statistics, table_dir, task_row
-from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 
 KEY = ("id",)
 

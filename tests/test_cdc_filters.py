@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Binlake
+from tests.helpers import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 from tests.lake import cdc_rows, statistics, table_dir, target_settings, task_row
-from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 
 KEPT = {
     "CdcInsertsOnly": {"I"},

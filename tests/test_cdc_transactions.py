@@ -14,15 +14,8 @@ from binlake.errors import BinlakeError
 from binlake.sandbox import Sandbox, free_port
 from binlake.source.flavor import require_mariadb
 from tests.conftest import Binlake, mappings
+from tests.helpers import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 from tests.lake import cdc_files, cdc_rows, merged, source_state, table_dir, target_settings, task_row, wait_for
-from tests.test_cdc import (
-    create_cdc_task,
-    execute,
-    start_detached,
-    stop,
-    wait_caught_up,
-    wait_streaming,
-)
 
 
 def test_savepoints_stay_inside_their_transaction(

@@ -36,7 +36,7 @@ import pytest
 from binlake.capture.binlog.rows import inet6_text
 from binlake.sandbox import Sandbox, SandboxInfo
 from tests.conftest import Binlake, Result, mappings
-from tests.test_types import (
+from tests.type_cases import (
     BINARIES,
     BITS,
     DATES,

@@ -22,9 +22,9 @@ import pytest
 
 from binlake.position import BinlogPosition
 from tests.conftest import Binlake, mappings
+from tests.helpers import master_position, start_detached, stop, wait_streaming
 from tests.lake import cdc_files, merged, source_state, table_dir, target_settings, task_row, wait_for
 from tests.oracle.source import global_setting
-from tests.test_cdc import master_position, start_detached, stop, wait_streaming
 
 TRANSACTIONS = 60
 LARGE_UPDATE_ROWS = 50_000

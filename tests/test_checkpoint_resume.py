@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import Binlake
-from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
+from tests.helpers import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 
 
 def cdc_state(binlake: Binlake) -> dict:

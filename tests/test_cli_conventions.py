@@ -14,7 +14,7 @@ import typer
 from binlake.cli.commands.not_here import INSTEAD
 from binlake.cli.main import _register, app
 from tests.conftest import Binlake
-from tests.test_task_lifecycle import run_on_terminal
+from tests.helpers import run_on_terminal
 
 
 def _leaf_commands() -> list[list[str]]:

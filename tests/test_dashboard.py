@@ -13,9 +13,19 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Binlake
+from tests.helpers import (
+    SAMPLE_ENV,
+    create_cdc_task,
+    execute,
+    next_line,
+    read_lines,
+    samples,
+    start_detached,
+    stop,
+    wait_caught_up,
+    wait_streaming,
+)
 from tests.lake import statistics, wait_for
-from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
-from tests.test_monitor import SAMPLE_ENV, next_line, read_lines, samples
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

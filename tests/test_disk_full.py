@@ -14,8 +14,8 @@ import pytest
 from binlake.position import BinlogPosition
 from binlake.target.store import TEMP_SUFFIX
 from tests.conftest import Binlake, mappings
+from tests.helpers import execute, master_position, start_detached, stop, wait_caught_up, wait_streaming
 from tests.lake import cdc_rows, merged, source_state, table_dir, target_settings, task_row, wait_for
-from tests.test_cdc import execute, master_position, start_detached, stop, wait_caught_up, wait_streaming
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import Binlake, mappings
+from tests.helpers import execute, start_detached, stop, wait_caught_up, wait_streaming
 from tests.lake import cdc_files, load_files, table_dir, target_settings
-from tests.test_cdc import execute, start_detached, stop, wait_caught_up, wait_streaming
 
 FIXTURE = (
     Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "dms" / "dms_test_table_LOAD00000001.parquet"

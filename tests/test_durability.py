@@ -20,8 +20,8 @@ from binlake.engine.task import TaskRunner, request_stop
 from binlake.position import BinlogPosition
 from binlake.state.store import StateStore
 from tests.conftest import Binlake
+from tests.helpers import create_cdc_task, execute, master_position
 from tests.lake import target_settings, task_row, wait_for
-from tests.test_cdc import create_cdc_task, execute, master_position
 
 Event = tuple[str, str]
 

@@ -21,8 +21,8 @@ from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 from binlake.sandbox import Sandbox, free_port
 from tests.conftest import Binlake, mappings
+from tests.helpers import master_position, start_detached, stop, wait_streaming
 from tests.lake import cdc_rows, merged, source_state, statistics, table_dir, target_settings, task_row, wait_for
-from tests.test_cdc import master_position, start_detached, stop, wait_streaming
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from binlake.capture.binlog.temporal import ZeroDates
 from binlake.sandbox import SandboxInfo
 from binlake.state.store import StateStore
 from tests.conftest import Binlake
-from tests.oracle.source import binlog_position, connect, global_setting
-from tests.test_binlog_decoder import decoded_rows, read_binlake
-from tests.test_types import TABLE, TASK, load_file, run_full_load
+from tests.helpers import decoded_rows
+from tests.oracle.source import binlog_position, connect, global_setting, read_binlake
+from tests.type_cases import TABLE, TASK, load_file, run_full_load
 
 COLUMNS = "id INT PRIMARY KEY, d DATE, dt DATETIME, dt3 DATETIME(3)"
 ROWS = (

@@ -17,9 +17,16 @@ from binlake.sample import create_sample
 from binlake.sandbox import SandboxInfo
 from binlake.target.naming import date_partition
 from tests.conftest import Binlake, mappings
+from tests.helpers import (
+    assert_one_line_error,
+    create_cdc_task,
+    execute,
+    start_detached,
+    stop,
+    wait_caught_up,
+    wait_streaming,
+)
 from tests.lake import table_dir, target_settings, task_row, wait_for
-from tests.test_bad_input import assert_one_line_error
-from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 
 GUIDE_INSERT = (
     "INSERT INTO customers (customer_id, email, first_name, last_name, phone, city, state, country, customer_segment) "

@@ -5,12 +5,9 @@ from __future__ import annotations
 import ast
 import itertools
 import json
-import queue
 import re
 import socket
-import sqlite3
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,50 +25,25 @@ from binlake.monitor.sampler import Calculator, Observation
 from binlake.sandbox import SandboxInfo
 from binlake.state.store import StateStore
 from tests.conftest import Binlake, create_task, mappings, run_task
+from tests.helpers import (
+    SAMPLE_ENV,
+    assert_one_line_error,
+    create_cdc_task,
+    execute,
+    next_line,
+    read_lines,
+    samples,
+    start_detached,
+    stop,
+    wait_caught_up,
+    wait_streaming,
+)
 from tests.lake import wait_for
-from tests.test_bad_input import assert_one_line_error
-from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
-
-SAMPLE_ENV = {"BINLAKE_METRICS_INTERVAL": "0.3"}
-
-
-def samples(state_dir: Path, task: str) -> dict[str, list[tuple[float, float]]]:
-    """Every stored sample of ``task``: metric name -> [(time, value)] in time order."""
-    with sqlite3.connect(state_dir / "state.db") as db:
-        rows = db.execute("SELECT name, time, value FROM metrics WHERE task = ? ORDER BY time", (task,)).fetchall()
-    found: dict[str, list[tuple[float, float]]] = {}
-    for name, at, value in rows:
-        found.setdefault(name, []).append((at, value))
-    return found
 
 
 def integral(series: list[tuple[float, float]]) -> float:
     """Rate x interval summed over the samples: the count the rate was computed from."""
     return sum(value * (at - series[i - 1][0]) for i, (at, value) in enumerate(series) if i)
-
-
-def read_lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line.rstrip("\n"))
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
-
-
-def next_line(lines: queue.Queue[str], predicate, what: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if predicate(line):
-            return line
-    raise AssertionError(f"{what} not printed within {timeout:.0f}s")
 
 
 @pytest.fixture

@@ -9,14 +9,17 @@ from pathlib import Path
 import pytest
 
 from binlake.target.naming import key_segment, name_of_segment, table_prefix
-from tests import test_s3
 from tests.conftest import Binlake
+from tests.helpers import (
+    assert_one_line_error,
+    create_cdc_task,
+    execute,
+    start_detached,
+    stop,
+    wait_caught_up,
+    wait_streaming,
+)
 from tests.lake import load_files, merged, source_state, target_settings, task_row, wait_for
-from tests.test_bad_input import assert_one_line_error
-from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
-
-# The S3 server fixtures of test_s3 (a moto server of this module's own).
-moto, s3_env, s3, s3_bucket = test_s3.moto, test_s3.s3_env, test_s3.s3, test_s3.s3_bucket
 
 HOSTILE = [
     "../../../victim",  # BucketFolder/schema/../../../victim is the bucket's parent directory

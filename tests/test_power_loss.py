@@ -29,8 +29,8 @@ import pytest
 
 from binlake.sandbox import Sandbox, SandboxInfo, process_alive
 from tests.conftest import Binlake, mappings
+from tests.helpers import execute, start_detached, stop, wait_caught_up, wait_streaming
 from tests.lake import cdc_rows, merged, source_state, table_dir, target_settings, task_row, wait_for
-from tests.test_cdc import execute, start_detached, stop, wait_caught_up, wait_streaming
 
 IMAGE_MB = 128
 

@@ -11,8 +11,8 @@ import pytest
 
 from binlake.position import BinlogPosition
 from tests.conftest import Binlake
+from tests.helpers import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 from tests.lake import cdc_rows, table_dir, task_row
-from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 
 
 @pytest.mark.parametrize(

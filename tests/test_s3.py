@@ -20,49 +20,10 @@ from binlake.sandbox import SandboxInfo, free_port
 from binlake.target.store import Bucket
 from binlake.target.writer import RollingFileWriter
 from tests.conftest import Binlake, create_task, mappings, run_task
-from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY, MotoServer, object_keys
-from tests.test_cdc import execute, stop, wait_caught_up, wait_streaming
+from tests.helpers import execute, stop, wait_caught_up, wait_streaming
+from tests.s3server import MotoServer, create_source, data_keys, object_keys
 
 COLUMNS = ("id", "label", "amount", "taken", "note")
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto_server.log")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The credentials binlake reads, and nothing from the developer's own AWS setup."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def s3(moto: MotoServer):
-    return moto.client()
-
-
-@pytest.fixture
-def s3_bucket(s3) -> str:
-    name = f"lake-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
-def create_source(binlake: Binlake, info: SandboxInfo) -> None:
-    binlake.ok(
-        "create-endpoint", "--endpoint-identifier", "src", "--endpoint-type", "source", "--engine-name", "mariadb",
-        "--server-name", info.host, "--port", str(info.port), "--username", info.user,
-        "--password-file", info.password_file,
-    )  # fmt: skip
 
 
 def create_s3_target(binlake: Binlake, moto: MotoServer, bucket_name: str, name: str = "s3lake", **extra) -> str:
@@ -115,11 +76,6 @@ def lake_rows(s3, bucket: str, keys: list[str]) -> list[tuple]:
 
 def load_files(n: int) -> list[str]:
     return [f"LOAD{i:08d}.parquet" for i in range(1, n + 1)]
-
-
-def data_keys(keys: list[str]) -> list[str]:
-    """Objects, without the zero-byte ``folder/`` markers pyarrow leaves when it deletes (see store.py)."""
-    return [k for k in keys if not k.endswith("/")]
 
 
 def split_settings(commit_rate: int) -> str:

@@ -17,15 +17,10 @@ import pytest
 
 from binlake.sandbox import SandboxInfo
 from binlake.target.naming import CDC_FILE, LOAD_FILE
-from tests import test_s3
 from tests.conftest import Binlake, mappings
 from tests.faultproxy import FaultProxy
-from tests.s3server import MotoServer, object_keys
-from tests.test_cdc import execute, start_detached, stop, wait_caught_up, wait_streaming
-from tests.test_s3 import create_source, data_keys
-
-# The S3 server fixtures of test_s3 (a moto server of this module's own).
-moto, s3_env, s3, s3_bucket = test_s3.moto, test_s3.s3_env, test_s3.s3, test_s3.s3_bucket
+from tests.helpers import execute, start_detached, stop, wait_caught_up, wait_streaming
+from tests.s3server import MotoServer, create_source, data_keys, object_keys
 
 
 @pytest.fixture

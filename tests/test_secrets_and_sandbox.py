@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from binlake.sandbox import BINLOG_SETTINGS, Sandbox, SandboxInfo
 from tests.conftest import Binlake, create_task, mappings, run_task
 
@@ -74,6 +76,7 @@ def test_sandbox_has_binlog_for_cdc_and_its_own_files(sandbox: Sandbox, admin) -
     assert "BINLOG MONITOR" in grants or "REPLICATION CLIENT" in grants
 
 
+@pytest.mark.sandbox  # starts a MariaDB of its own through the CLI
 def test_sandbox_commands(binlake: Binlake) -> None:
     status = binlake("sandbox", "status", "--output", "json")
     assert status.exit_code == 3

@@ -17,8 +17,8 @@ import pytest
 
 from binlake.cli.progress import Rate
 from tests.conftest import Binlake, mappings
+from tests.helpers import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 from tests.lake import cdc_rows, statistics, table_dir, task_row, wait_for
-from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
 
 
 def _stopped_by_user(binlake: Binlake, name: str) -> None:

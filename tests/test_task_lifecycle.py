@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from binlake.sandbox import process_alive
 from tests.conftest import Binlake, create_task, mappings, run_task
+from tests.helpers import run_on_terminal
 
 
 def task_shape(binlake: Binlake, name: str) -> dict:
@@ -111,30 +109,6 @@ def task_pid(binlake: Binlake, name: str) -> int:
 
     with sqlite3.connect(binlake.state_dir / "state.db") as db:
         return int(db.execute("SELECT pid FROM tasks WHERE identifier = ?", (name,)).fetchone()[0])
-
-
-def run_on_terminal(args: list[str], timeout: float = 60) -> str:
-    """Run a command with a pseudo-terminal as stdout and return everything it printed."""
-    main, child = pty.openpty()
-    proc = subprocess.Popen(args, stdin=child, stdout=child, stderr=child, env={**os.environ, "COLUMNS": "160"})
-    os.close(child)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([main], [], [], 0.2)
-        if ready:
-            try:
-                data = os.read(main, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif proc.poll() is not None:
-            break
-    proc.wait(timeout=10)
-    os.close(main)
-    return b"".join(chunks).decode(errors="replace")
 
 
 def test_progress_on_a_terminal_and_quiet_otherwise(binlake: Binlake, endpoints, admin, database: str) -> None:

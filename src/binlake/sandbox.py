@@ -138,7 +138,7 @@ class Sandbox:
     def port(self) -> int:
         meta = self._meta()
         if "port" in meta:
-            return int(meta["port"])  # type: ignore[arg-type]
+            return int(str(meta["port"]))
         return self._requested_port or DEFAULT_PORT
 
     def pid(self) -> int | None:

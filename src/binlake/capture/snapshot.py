@@ -19,6 +19,7 @@ from MySQLdb import _mysql
 from binlake import native
 from binlake.capture.compiled_snapshot import read_compiled_batches
 from binlake.position import BinlogPosition
+from binlake.source.flavor import MARIADB
 from binlake.source.schema import SourceTable
 from binlake.source.types import Column, DecodeCounters, arrow_field, decode_text_column, select_expression
 
@@ -31,12 +32,7 @@ def start_consistent_snapshot(conn: _mysql.connection) -> BinlogPosition | None:
     """
     conn.query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     conn.query("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-    conn.query("SHOW STATUS LIKE 'binlog_snapshot_%'")
-    status = {name.decode().lower(): value.decode() for name, value in conn.store_result().fetch_row(maxrows=0)}
-    binlog_file = status.get("binlog_snapshot_file")
-    if not binlog_file:
-        return None
-    return BinlogPosition(binlog_file, int(status["binlog_snapshot_position"]))
+    return MARIADB.snapshot_position(conn)
 
 
 def read_batches(

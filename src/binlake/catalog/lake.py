@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -84,14 +83,9 @@ def open_lake(store: StateStore, task_id: str) -> Lake:
     bucket = Bucket.open(settings)
     tables = []
     for row in tasks_api.table_statistics(store, task_id):
-        prefix = naming.table_prefix(settings.BucketFolder, row["target_schema"], row["target_table"])
+        prefix = naming.table_prefix(settings.BucketFolder, row.target_schema, row.target_table)
         table = LakeTable(
-            row["schema_name"],
-            row["table_name"],
-            row["target_schema"],
-            row["target_table"],
-            prefix,
-            json.loads(row["primary_key"] or "[]"),
+            row.schema_name, row.table_name, row.target_schema, row.target_table, prefix, list(row.primary_key or [])
         )
         list_files(bucket, table)
         tables.append(table)

@@ -15,7 +15,7 @@ import typer
 try:  # typer 0.2x ships its own copy of click
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - older typer depends on click
-    from click import exceptions as click_exceptions
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
 from binlake import __version__, native
 from binlake.cli.options import adapt

@@ -96,14 +96,14 @@ class Rate:
 
 def _draw(store: StateStore, task: str, progress: Progress, bars: dict[str, TaskID], rates: dict[str, Rate]) -> None:
     for row in tasks_api.table_statistics(store, task):
-        label = f"{row['schema_name']}.{row['table_name']}"
-        done = row["full_load_rows"]
-        total = max(row["estimated_rows"], done, 1)
-        if row["table_state"] == "Table completed":
+        label = row.label
+        done = row.full_load_rows
+        total = max(row.estimated_rows, done, 1)
+        if row.table_state == "Table completed":
             total = done or 1
         speed = rates.setdefault(label, Rate()).add(time.monotonic(), done)
-        rate = f"{speed:,.0f}" if speed is not None and row["table_state"] == "Full load" else "-"
-        detail = f"{done:>12,} / {total:,} rows {rate:>10} rows/s  {row['table_state']}"
+        rate = f"{speed:,.0f}" if speed is not None and row.table_state == "Full load" else "-"
+        detail = f"{done:>12,} / {total:,} rows {rate:>10} rows/s  {row.table_state}"
         if label not in bars:
             bars[label] = progress.add_task(label, total=total, detail=detail)
         progress.update(bars[label], completed=done, total=total, detail=detail)

@@ -24,10 +24,8 @@ table committed at or before it is in the LOAD files, so CDC skips it there.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import threading
 import time
 import zlib
@@ -52,16 +50,20 @@ from binlake.capture.binlog.reader import (
 from binlake.capture.binlog.rows import RowDecoder, ZeroDates
 from binlake.capture.binlog.stream import BinlogStream
 from binlake.capture.transaction import OpenTransaction, remove_spill_files
-from binlake.changes import ChangeBuffer, Route
+from binlake.changes import ChangeBuffer, Route, TableChanges
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
 from binlake.engine.commit_order import CommitOrder
+from binlake.dms import TableState
 from binlake.engine.schema_changes import ddl_steps, live_tables
 from binlake.engine.target_folders import check_new_table
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
-from binlake.source.connection import SourceAddress, connect
-from binlake.state.store import StateStore, utcnow
+from binlake.source.connection import SourceAddress
+from binlake.source.flavor import MARIADB
+from binlake.source.server import Source
+from binlake.state import checkpoints, statistics
+from binlake.state.store import StateStore
 from binlake.target import naming
 from binlake.target.store import Bucket
 from binlake.target.writer import write_file
@@ -132,27 +134,17 @@ class CdcRunner:
 
     # -- setup ------------------------------------------------------------------------------------------
     def load_state(self) -> None:
-        row = self.store.query(
-            "SELECT last_cdc_file, cdc_open_transactions FROM tasks WHERE identifier = ?", (self.task_id,)
-        )
-        self._last_file = row[0]["last_cdc_file"] if row else None
-        raw = row[0]["cdc_open_transactions"] if row else None
-        self._open_at_start = {xid: BinlogPosition.parse(start) for xid, start in json.loads(raw or "{}").items()}
-        for stat in self.store.query(
-            "SELECT schema_name, table_name, snapshot_position FROM table_statistics WHERE task = ?", (self.task_id,)
-        ):
-            if stat["snapshot_position"]:
-                self.snapshots[(stat["schema_name"], stat["table_name"])] = BinlogPosition.parse(
-                    stat["snapshot_position"]
-                )
+        resume = checkpoints.resume_state(self.store, self.task_id)
+        self._last_file, self._open_at_start = resume.last_file, resume.open_transactions
+        self.snapshots.update(resume.snapshots)
 
     def recover_intents(self) -> None:
         """Delete the files of a flush that never reached its checkpoint (a crash between steps 1 and 3)."""
-        for intent in self.store.query("SELECT batch, files FROM cdc_intents WHERE task = ?", (self.task_id,)):
-            files = json.loads(intent["files"])
+        for intent in checkpoints.unfinished_intents(self.store, self.task_id):
+            files = intent.files
             for path in files:
                 self.bucket.discard(path)
-            self.store.execute("DELETE FROM cdc_intents WHERE task = ? AND batch = ?", (self.task_id, intent["batch"]))
+            checkpoints.drop_intent(self.store, self.task_id, intent.batch)
             log.warning("Removed %d CDC files of an unfinished batch; their changes are read again", len(files))
             self.store.add_event(self.task_id, "recovery", f"Removed {len(files)} CDC files of an unfinished batch")
 
@@ -168,7 +160,7 @@ class CdcRunner:
             # Prepared XA transactions were open at the checkpoint: read them again from where they start.
             stream_start = min(start, *self._open_at_start.values())
             self.replayed_until = start
-        codec_conn = connect(self.address)
+        codec_conn = Source(self.address).connect()
         try:
             codec = self.codec = load_codec(codec_conn)
         finally:
@@ -237,12 +229,12 @@ class CdcRunner:
         self.flush()
         log.info("CDC stopped at %s", self.checkpoint)
 
-    def _open_transactions(self) -> str | None:
-        """Prepared XA transactions open at this checkpoint and where their groups start (JSON), including
-        those recorded at the start that a replay has not reached yet."""
-        starts = {xid: str(start) for xid, start in self._open_at_start.items()}
-        starts.update((xid, str(held.start)) for xid, held in self.prepared.items())
-        return json.dumps(starts) if starts else None
+    def _open_transactions(self) -> dict[str, BinlogPosition]:
+        """Prepared XA transactions open at this checkpoint and where their groups start, including those
+        recorded at the start that a replay has not reached yet."""
+        starts = dict(self._open_at_start)
+        starts.update((xid, held.start) for xid, held in self.prepared.items())
+        return starts
 
     def _open_transaction(self, start: BinlogPosition, xid: str | None) -> OpenTransaction:
         return OpenTransaction(start, xid, self.spill_dir, self.memory_limit)
@@ -299,13 +291,7 @@ class CdcRunner:
     def _find_prepared(self, xid: str, before: BinlogPosition) -> OpenTransaction | None:
         """The latest XA PREPARE group of ``xid`` before ``before``, read again from the binlog files,
         newest file first."""
-        conn = connect(self.address)
-        try:
-            cur = conn.cursor()
-            cur.execute("SHOW BINARY LOGS")
-            files = [str(row[0]) for row in cur.fetchall()]
-        finally:
-            conn.close()
+        files = Source(self.address).binary_logs()
         earlier = [f for f in files if BinlogPosition(f, 0) <= BinlogPosition(before.binlog_file, 0)]
         for binlog_file in reversed(earlier):
             log.info("Looking for XA transaction %s prepared before %s in %s", xid, before, binlog_file)
@@ -347,17 +333,7 @@ class CdcRunner:
         key = (schema, table)
         types = self._data_types.get(key)
         if types is None:
-            conn = connect(self.address)
-            try:
-                cur = conn.cursor()
-                cur.execute(
-                    "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
-                    "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-                    (schema, table),
-                )
-                types = self._data_types[key] = {str(name): str(kind) for name, kind in cur.fetchall()}
-            finally:
-                conn.close()
+            types = self._data_types[key] = Source(self.address).column_types(schema, table)
         return types
 
     def _due(self) -> bool:
@@ -398,20 +374,10 @@ class CdcRunner:
 
     def _register_table(self, route: Route) -> None:
         check_new_table(self.store, self.task_id, self.mappings, self.s3, route.schema, route.table)
-        self.store.execute(
-            "INSERT INTO table_statistics (task, schema_name, table_name, target_schema, target_table, table_state, "
-            "last_update_time, primary_key) VALUES (?, ?, ?, ?, ?, 'Table completed', ?, ?) "
-            "ON CONFLICT (task, schema_name, table_name) DO NOTHING",
-            (
-                self.task_id,
-                route.schema,
-                route.table,
-                route.target_schema,
-                route.target_table,
-                utcnow(),
-                json.dumps(route.target_key),
-            ),
-        )
+        statistics.register_completed(
+            self.store, self.task_id, route.schema, route.table, route.target_schema, route.target_table,
+            route.target_key,
+        )  # fmt: skip
 
     def _commit(self, transaction: OpenTransaction | None, commit: Commit) -> None:
         if self._replayed(commit.position):
@@ -458,20 +424,17 @@ class CdcRunner:
                 # A transaction larger than the buffer: write what is held now, under the batch's intent,
                 # and checkpoint only once the whole transaction is in files.
                 self._publish()
-        for key in touched:
-            pending = buffer.tables.get(key)
-            if pending is not None:
-                pending.end_transaction(commit.position)
+        for table_key in touched:
+            held = buffer.tables.get(table_key)
+            if held is not None:
+                held.end_transaction(commit.position)
 
     def _note_read(self, position: BinlogPosition, timestamp: int) -> None:
         now = time.monotonic()
         if now - self._last_status < STATUS_EVERY_SECONDS:
             return
         self._last_status = now
-        self.store.execute(
-            "UPDATE tasks SET cdc_read_position = ?, cdc_source_time = ? WHERE identifier = ?",
-            (str(position), _iso(timestamp), self.task_id),
-        )
+        checkpoints.note_read(self.store, self.task_id, position, _iso(timestamp))
 
     def _statement(self, statement: Statement, in_transaction: bool = False) -> None:
         """A DDL or other statement. Inside a transaction's group (CREATE TABLE ... SELECT) its effects are
@@ -497,11 +460,7 @@ class CdcRunner:
                 if snapshot is not None:
                     self.snapshots[(schema, table)] = snapshot
             elif kind == "cancel":
-                self.store.execute(
-                    "UPDATE table_statistics SET table_state = 'Table cancelled' WHERE task = ? AND "
-                    "schema_name = ? AND table_name = ?",
-                    (self.task_id, schema, table),
-                )
+                statistics.set_state(self.store, self.task_id, schema, table, TableState.TABLE_CANCELLED)
             self.routes = {k: r for k, r in self.routes.items() if (r.schema, r.table) != (schema, table)}
         for _, schema, table in touched:
             self._pending_ddls[(schema, table)] = self._pending_ddls.get((schema, table), 0) + 1
@@ -532,7 +491,7 @@ class CdcRunner:
         """Write one file per table of the buffer, named first in the batch's intent, and empty the buffer."""
         moment = datetime.now(UTC)
         extension = self.s3.extension
-        planned: list[tuple[str, object]] = []
+        planned: list[tuple[str, TableChanges]] = []
         for pending in self.buffer.tables.values():
             if not len(pending):
                 continue  # every change of the table was filtered out (CdcInsertsOnly, CdcInsertsAndUpdates)
@@ -545,30 +504,21 @@ class CdcRunner:
             self._last_file = naming.next_cdc_file_name(moment, extension, self._last_file)
             planned.append((f"{prefix}/{self._last_file}", pending))
         if planned:
+            assert self.last_commit is not None  # run() sets it before the first event
             self._batch_files = self._batch_files + [path for path, _ in planned]
             if self._batch_id is None:
                 self._batch_id = int(time.time() * 1000)
-                self.store.execute(
-                    "INSERT INTO cdc_intents (task, batch, start_position, end_position, files) VALUES (?, ?, ?, ?, ?)",
-                    (
-                        self.task_id,
-                        self._batch_id,
-                        str(self.checkpoint),
-                        str(self.last_commit),
-                        json.dumps(self._batch_files),
-                    ),
+                checkpoints.record_intent(
+                    self.store, self.task_id, self._batch_id, self.checkpoint, self.last_commit, self._batch_files
                 )
             else:
-                self.store.execute(
-                    "UPDATE cdc_intents SET files = ?, end_position = ? WHERE task = ? AND batch = ?",
-                    (json.dumps(self._batch_files), str(self.last_commit), self.task_id, self._batch_id),
-                )
+                checkpoints.extend_intent(self.store, self.task_id, self._batch_id, self.last_commit, self._batch_files)
             for path, pending in planned:
-                batch = pending.record_batch(  # type: ignore[attr-defined]
+                batch = pending.record_batch(
                     True, self.s3.TimestampColumnName, self.s3.TimestampColumnType
                 )
                 if self.commit_order is not None:
-                    route = pending.route  # type: ignore[attr-defined]
+                    route = pending.route
                     batch = self.commit_order.stamp(batch, (route.target_schema, route.target_table), self.last_commit)
                 write_file(self.bucket, path, self.s3, batch)
         self.buffer.clear()
@@ -581,40 +531,12 @@ class CdcRunner:
         batch_id: int | None = None,
         changes: int = 0,
     ) -> None:
-        now = utcnow()
-        with self.store.transaction() as db:
-            db.execute(
-                "UPDATE tasks SET cdc_checkpoint = ?, cdc_checkpoint_gtid = COALESCE(?, cdc_checkpoint_gtid), "
-                "cdc_checkpoint_commit_time = COALESCE(?, cdc_checkpoint_commit_time), cdc_read_position = ?, "
-                "cdc_source_time = ?, "
-                "cdc_changes_total = cdc_changes_total + ?, last_cdc_file = COALESCE(?, last_cdc_file), "
-                "cdc_open_transactions = ? WHERE identifier = ?",
-                (
-                    str(self.last_commit),
-                    self.last_gtid,
-                    _iso(self.last_commit_time),
-                    str(self.last_commit),
-                    _iso(self.last_commit_time),
-                    changes,
-                    self._last_file if files else None,
-                    self._open_transactions(),
-                    self.task_id,
-                ),
-            )
-            for (schema, table), (inserts, updates, deletes) in (stats or {}).items():
-                db.execute(
-                    "UPDATE table_statistics SET inserts = inserts + ?, updates = updates + ?, "
-                    "deletes = deletes + ?, last_update_time = ? WHERE task = ? AND schema_name = ? AND table_name = ?",
-                    (inserts, updates, deletes, now, self.task_id, schema, table),
-                )
-            for (schema, table), count in {**ddls, **self._pending_ddls}.items():
-                db.execute(
-                    "UPDATE table_statistics SET ddls = ddls + ?, last_update_time = ? WHERE task = ? AND "
-                    "schema_name = ? AND table_name = ?",
-                    (count, now, self.task_id, schema, table),
-                )
-            if batch_id is not None:
-                db.execute("DELETE FROM cdc_intents WHERE task = ? AND batch = ?", (self.task_id, batch_id))
+        assert self.last_commit is not None  # run() sets it before the first event
+        checkpoint = checkpoints.Checkpoint(
+            self.last_commit, self.last_gtid, _iso(self.last_commit_time), changes,
+            self._last_file if files else None, self._open_transactions(),
+        )  # fmt: skip
+        checkpoints.commit(self.store, self.task_id, checkpoint, stats, {**ddls, **self._pending_ddls}, batch_id)
         self.checkpoint = self.last_commit
         self._pending_ddls = {}
         self._checkpointed_at = time.monotonic()
@@ -629,13 +551,10 @@ def _iso(timestamp: int) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
-MARIADB_GTID = re.compile(r"^\d+-\d+-\d+(,\d+-\d+-\d+)*$")
-
-
 def parse_start_position(text: str) -> BinlogPosition | str:
     """DMS's CdcStartPosition: 'mysql-bin.000003:1234' (binlog file and log_pos), or a MariaDB GTID
     position such as '0-1-100' (returned as text)."""
-    if MARIADB_GTID.match(text.strip()):
+    if MARIADB.is_gtid_set(text.strip()):
         return text.strip()
     file, _, pos = text.rpartition(":")
     if not file or not pos.isdigit():
@@ -663,14 +582,10 @@ def parse_start_time(text: str) -> int:
 
 def position_at_time(address: SourceAddress, start_time: int) -> BinlogPosition:
     """The position after the last transaction committed before ``start_time``, read from the binlog."""
-    conn = connect(address)
-    try:
-        cur = conn.cursor()
-        cur.execute("SHOW BINARY LOGS")
-        files = [row[0] for row in cur.fetchall()]
+    source = Source(address)
+    files = source.binary_logs()
+    with source.connection() as conn:
         codec = load_codec(conn)
-    finally:
-        conn.close()
     if not files:
         raise BinlakeError(f"binlog is off on {address.host}:{address.port}", fix="set log_bin=ON and restart")
     start = BinlogPosition(files[0], 4)

@@ -8,8 +8,8 @@ import MySQLdb
 
 from binlake.config.endpoint import Endpoint
 from binlake.errors import BinlakeError
-from binlake.source.connection import SourceAddress, connect, explain
-from binlake.source.preflight import missing_cdc_privileges
+from binlake.source.connection import SourceAddress, explain
+from binlake.source.server import Source
 from binlake.target.store import Bucket
 
 
@@ -36,7 +36,8 @@ class ConnectionResult:
 
 def check_source(address: SourceAddress) -> list[str]:
     """Raise on what stops a full load; return warnings for what would stop CDC."""
-    conn = connect(address)
+    source = Source(address)
+    conn = source.connect()
     try:
         cur = conn.cursor()
         try:
@@ -47,7 +48,7 @@ def check_source(address: SourceAddress) -> list[str]:
             raise explain(exc, address) from None
     finally:
         conn.close()
-    missing = missing_cdc_privileges(grants)
+    missing = source.flavor.missing_cdc_privileges(grants)
     if missing:
         return [
             f"{address.user} lacks {', '.join(missing)}, which cdc tasks need "

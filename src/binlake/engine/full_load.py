@@ -7,7 +7,6 @@ state store after every batch so other processes see progress.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -17,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
-from binlake.capture.snapshot import read_batches, start_consistent_snapshot
+from binlake.capture.snapshot import read_batches
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
 from binlake.config.task_settings import FullLoadSettings
@@ -26,11 +25,12 @@ from binlake.dms_columns import with_dms_columns
 from binlake.engine.target_folders import check_new_table
 from binlake.errors import BinlakeError, TransientError
 from binlake.position import BinlogPosition
-from binlake.source.connection import SourceAddress, connect, explain
+from binlake.source.connection import SourceAddress, explain
 from binlake.source.plan import TablePlan, plan_table
-from binlake.source.schema import describe_table
+from binlake.source.server import Source
 from binlake.source.types import DecodeCounters
-from binlake.state.store import StateStore, utcnow
+from binlake.state import statistics
+from binlake.state.store import StateStore
 from binlake.target import naming
 from binlake.target.store import Bucket
 from binlake.target.writer import RollingFileWriter, output_schema
@@ -95,30 +95,15 @@ class FullLoad:
 
     def register_completed(self, plan: TablePlan) -> None:
         """A cdc-only task's table: no full load, so it is complete from the start (as in DMS)."""
-        self.store.execute(
-            "INSERT INTO table_statistics (task, schema_name, table_name, target_schema, target_table, "
-            "table_state, last_update_time, primary_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (task, schema_name, table_name) DO NOTHING",
-            (
-                self.task_id,
-                plan.source.schema,
-                plan.source.name,
-                plan.target_schema,
-                plan.target_table,
-                TableState.TABLE_COMPLETED.value,
-                utcnow(),
-                json.dumps(plan.target_key),
-            ),
-        )
+        statistics.register_completed(
+            self.store, self.task_id, plan.source.schema, plan.source.name, plan.target_schema, plan.target_table,
+            plan.target_key,
+        )  # fmt: skip
 
     def reload(self, schema: str, table: str, mappings: TableMappings) -> BinlogPosition | None:
         """Load one table again from a fresh snapshot (after CREATE or TRUNCATE mid-stream); returns the
         snapshot's position, or None when the table no longer exists."""
-        conn = connect(self.address)
-        try:
-            source = describe_table(conn, schema, table)
-        finally:
-            conn.close()
+        source = Source(self.address).describe_table(schema, table)
         if not source.columns:
             return None
         check_new_table(self.store, self.task_id, mappings, self.s3, schema, table)
@@ -127,12 +112,8 @@ class FullLoad:
             raise BinlakeError(f"reloading {schema}.{table} failed: {next(iter(result.errors.values()))}")
         if result.cancelled:
             raise StopRequested()
-        rows = self.store.query(
-            "SELECT snapshot_position FROM table_statistics WHERE task = ? AND schema_name = ? AND table_name = ?",
-            (self.task_id, schema, table),
-        )
-        position = rows[0]["snapshot_position"] if rows else None
-        return BinlogPosition.parse(position) if position else None
+        stats = statistics.get(self.store, self.task_id, schema, table)
+        return stats.snapshot_position if stats else None
 
     def _load_table_safely(self, plan: TablePlan) -> Exception | None:
         if self.stop.is_set():
@@ -177,36 +158,13 @@ class FullLoad:
     def _set_state(
         self, plan: TablePlan, state: TableState, reset: bool = False, keep_cdc_counters: bool = False
     ) -> None:
-        now = utcnow()
         if reset:
-            counters = "" if keep_cdc_counters else "inserts = 0, updates = 0, deletes = 0, ddls = 0, "
-            self.store.execute(
-                "INSERT INTO table_statistics (task, schema_name, table_name, target_schema, target_table, "
-                "table_state, estimated_rows, last_update_time, primary_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (task, schema_name, table_name) DO UPDATE SET target_schema = excluded.target_schema, "
-                "primary_key = excluded.primary_key, "
-                "target_table = excluded.target_table, table_state = excluded.table_state, "
-                "estimated_rows = excluded.estimated_rows, full_load_rows = 0, full_load_error_rows = 0, "
-                "full_load_start_time = NULL, full_load_end_time = NULL, load_files = 0, zero_dates = 0, "
-                f"{counters}last_update_time = excluded.last_update_time",
-                (
-                    self.task_id,
-                    plan.source.schema,
-                    plan.source.name,
-                    plan.target_schema,
-                    plan.target_table,
-                    state.value,
-                    plan.source.estimated_rows,
-                    now,
-                    json.dumps(plan.target_key),
-                ),
-            )
+            statistics.reset_for_load(
+                self.store, self.task_id, plan.source.schema, plan.source.name, plan.target_schema,
+                plan.target_table, plan.target_key, state, plan.source.estimated_rows, keep_cdc_counters,
+            )  # fmt: skip
             return
-        self.store.execute(
-            "UPDATE table_statistics SET table_state = ?, last_update_time = ? "
-            "WHERE task = ? AND schema_name = ? AND table_name = ?",
-            (state.value, now, self.task_id, plan.source.schema, plan.source.name),
-        )
+        statistics.set_state(self.store, self.task_id, plan.source.schema, plan.source.name, state)
 
     def _load_table(self, plan: TablePlan) -> None:
         prefix = naming.table_prefix(self.s3.BucketFolder, plan.target_schema, plan.target_table)
@@ -216,16 +174,12 @@ class FullLoad:
             first_sequence = 1 + max((int(m.group(1)) for m in existing if m), default=0)
         else:
             self.bucket.delete_prefix(prefix)
-        started = utcnow()
-        self.store.execute(
-            "UPDATE table_statistics SET table_state = ?, full_load_start_time = ?, last_update_time = ? "
-            "WHERE task = ? AND schema_name = ? AND table_name = ?",
-            (TableState.FULL_LOAD.value, started, started, self.task_id, plan.source.schema, plan.source.name),
-        )
+        statistics.full_load_started(self.store, self.task_id, plan.source.schema, plan.source.name)
         self.store.add_event(self.task_id, "state change", f"Full load started for table {plan.label}")
         log.info("Full load started for table %s", plan.label)
 
-        conn = connect(self.address, raw=True)
+        source = Source(self.address)
+        conn = source.connect(raw=True)
         counters = DecodeCounters()
         extension = self.s3.extension
         writer = RollingFileWriter(
@@ -238,12 +192,10 @@ class FullLoad:
         )
         rows = 0
         try:
-            position = start_consistent_snapshot(conn)
+            position = source.start_snapshot(conn)
             if position is not None:
-                self.store.execute(
-                    "UPDATE table_statistics SET snapshot_position = ? WHERE task = ? AND schema_name = ? "
-                    "AND table_name = ?",
-                    (str(position), self.task_id, plan.source.schema, plan.source.name),
+                statistics.set_snapshot_position(
+                    self.store, self.task_id, plan.source.schema, plan.source.name, position
                 )
             load_time = datetime.now(UTC).replace(tzinfo=None)
             for batch in read_batches(conn, plan.source, plan.columns, self.settings.CommitRate, counters):
@@ -251,11 +203,7 @@ class FullLoad:
                     raise StopRequested()
                 writer.write(self._decorate(batch, plan, load_time))
                 rows += batch.num_rows
-                self.store.execute(
-                    "UPDATE table_statistics SET full_load_rows = ?, last_update_time = ? "
-                    "WHERE task = ? AND schema_name = ? AND table_name = ?",
-                    (rows, utcnow(), self.task_id, plan.source.schema, plan.source.name),
-                )
+                statistics.set_full_load_rows(self.store, self.task_id, plan.source.schema, plan.source.name, rows)
             files = writer.close()
             self.bucket.sync()  # the LOAD files are durable before the table is recorded complete
         except BaseException as exc:
@@ -271,22 +219,8 @@ class FullLoad:
             raise
         finally:
             conn.close()
-        finished = utcnow()
-        self.store.execute(
-            "UPDATE table_statistics SET table_state = ?, full_load_rows = ?, full_load_end_time = ?, "
-            "load_files = ?, zero_dates = ?, last_update_time = ? WHERE task = ? AND schema_name = ? "
-            "AND table_name = ?",
-            (
-                TableState.TABLE_COMPLETED.value,
-                rows,
-                finished,
-                len(files),
-                counters.zero_dates,
-                finished,
-                self.task_id,
-                plan.source.schema,
-                plan.source.name,
-            ),
+        statistics.full_load_finished(
+            self.store, self.task_id, plan.source.schema, plan.source.name, rows, len(files), counters.zero_dates
         )
         if counters.zero_dates:
             log.warning("Table %s: %d zero or invalid dates written as NULL", plan.label, counters.zero_dates)

@@ -10,8 +10,8 @@ from binlake.config.task_settings import ReplicationTaskSettings
 from binlake.dms import MigrationType, TaskStatus
 from binlake.engine.target_folders import check_target_folders
 from binlake.errors import BinlakeError
-from binlake.source.connection import connect, endpoint_address
-from binlake.source.schema import list_tables
+from binlake.source.connection import endpoint_address
+from binlake.source.server import Source
 from binlake.state import endpoints as endpoints_api
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore, utcnow
@@ -73,12 +73,9 @@ def _check_target_folders(source: Endpoint, mappings: TableMappings, s3: S3Setti
     """Two selected tables that would share a target folder are refused now, when the source can be read;
     when it cannot, the task's start checks again."""
     try:
-        conn = connect(endpoint_address(source))
+        names = Source(endpoint_address(source)).list_tables()
     except BinlakeError as exc:
         log.info("Target folders not checked now (%s); the task checks them when it starts", exc)
         return
-    try:
-        tables = [(schema, table) for schema, table in list_tables(conn) if mappings.selects(schema, table)]
-    finally:
-        conn.close()
+    tables = [(schema, table) for schema, table in names if mappings.selects(schema, table)]
     check_target_folders(tables, mappings, s3)

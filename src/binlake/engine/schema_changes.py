@@ -19,8 +19,8 @@ from typing import Literal
 
 from binlake.capture.binlog.reader import Statement
 from binlake.capture.ddl import DdlAction, DdlSyntaxError, parse_ddl
-from binlake.dms import TableState
 from binlake.errors import BinlakeError
+from binlake.state import statistics
 from binlake.state.store import StateStore
 
 Step = Literal["reload", "cancel", "alter"]
@@ -57,9 +57,4 @@ def _steps(action: DdlAction, tables_of: Callable[[str], Iterable[str]]) -> list
 
 def live_tables(store: StateStore, task_id: str, schema: str) -> list[str]:
     """The task's tables of ``schema`` that are not cancelled yet, as its table statistics know them."""
-    rows = store.query(
-        "SELECT table_name FROM table_statistics WHERE task = ? AND schema_name = ? AND table_state != ? "
-        "ORDER BY table_name",
-        (task_id, schema, TableState.TABLE_CANCELLED.value),
-    )
-    return [row["table_name"] for row in rows]
+    return [table for _, table in statistics.live_tables(store, task_id, schema)]

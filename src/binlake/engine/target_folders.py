@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
 from binlake.errors import BinlakeError
+from binlake.state import statistics
 from binlake.state.store import StateStore
 from binlake.target import naming
 from binlake.target.store import Bucket
@@ -57,11 +58,7 @@ def check_new_table(
 ) -> None:
     """A table that appears during CDC (CREATE TABLE, RENAME TABLE) against the task's other tables."""
     path = folder(mappings, s3, schema, table)
-    for row in store.query(
-        "SELECT schema_name, table_name FROM table_statistics WHERE task = ? AND table_state <> 'Table cancelled'",
-        (task,),
-    ):
-        other = (row["schema_name"], row["table_name"])
+    for other in statistics.live_tables(store, task):
         if other != (schema, table) and folder(mappings, s3, *other).casefold() == path.casefold():
             raise _collision(mappings, s3, other, (schema, table))
 

@@ -23,17 +23,16 @@ from binlake.engine.target_folders import check_target_folders, remove_stale_tem
 from binlake.errors import BinlakeError
 from binlake.monitor.sampler import MetricsSampler
 from binlake.position import BinlogPosition
-from binlake.source.connection import SourceAddress, connect, endpoint_address
+from binlake.source.connection import SourceAddress, endpoint_address
 from binlake.source.plan import TablePlan, plan_table
-from binlake.source.preflight import check_cdc_source, current_position
-from binlake.source.schema import describe_table, list_tables
+from binlake.source.preflight import check_cdc_source
+from binlake.source.server import Source
 from binlake.state import endpoints as endpoints_api
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore, utcnow
 from binlake.target.store import Bucket
 
 log = logging.getLogger(__name__)
-ACTIVE = (TaskStatus.STARTING.value, TaskStatus.RUNNING.value, TaskStatus.STOPPING.value)
 STOP_POLL_SECONDS = 0.25
 # An attempt that streamed this long had recovered: a later error starts again from RecoverableErrorInterval.
 RECOVERED_AFTER_SECONDS = 60.0
@@ -48,14 +47,7 @@ def task_dir(store: StateStore, identifier: str) -> Path:
 def claim(store: StateStore, identifier: str, pid: int) -> tasks_api.ReplicationTask:
     """Mark the task starting for ``pid``, or refuse when another process runs it."""
     task = tasks_api.refresh(store, tasks_api.get(store, identifier))
-    with store.transaction() as db:
-        claimed = db.execute(
-            "UPDATE tasks SET status = ?, pid = ?, desired_state = NULL, stop_reason = NULL, "
-            "last_failure_message = NULL, started_at = ?, stopped_at = NULL "
-            f"WHERE identifier = ? AND status NOT IN ({', '.join('?' * len(ACTIVE))})",
-            (TaskStatus.STARTING.value, pid, utcnow(), identifier, *ACTIVE),
-        ).rowcount
-    if not claimed:
+    if not tasks_api.claim(store, identifier, pid):
         raise BinlakeError(
             f"replication task {identifier} is already {task.status} (process {task.pid})",
             fix=f"stop-replication-task --replication-task-arn {identifier} first",
@@ -66,7 +58,7 @@ def claim(store: StateStore, identifier: str, pid: int) -> tasks_api.Replication
 
 def request_stop(store: StateStore, identifier: str) -> tasks_api.ReplicationTask:
     task = tasks_api.refresh(store, tasks_api.get(store, identifier))
-    if task.status not in ACTIVE:
+    if not task.active:
         raise BinlakeError(
             f"replication task {identifier} is not running (status {task.status})",
             fix="nothing to stop; start it with start-replication-task",
@@ -77,17 +69,14 @@ def request_stop(store: StateStore, identifier: str) -> tasks_api.ReplicationTas
 
 
 def select_tables(address: SourceAddress, mappings: TableMappings) -> list[TablePlan]:
-    conn = connect(address)
-    try:
-        names = [(s, t) for s, t in list_tables(conn) if mappings.selects(s, t)]
-        if not names:
-            raise BinlakeError(
-                f"the table mappings select no table on {address.host}:{address.port}",
-                fix="check the selection rules' schema-name and table-name (% is the wildcard)",
-            )
-        return [plan_table(describe_table(conn, s, t), mappings) for s, t in names]
-    finally:
-        conn.close()
+    source = Source(address)
+    names = [(s, t) for s, t in source.list_tables() if mappings.selects(s, t)]
+    if not names:
+        raise BinlakeError(
+            f"the table mappings select no table on {address.host}:{address.port}",
+            fix="check the selection rules' schema-name and table-name (% is the wildcard)",
+        )
+    return [plan_table(table, mappings) for table in source.describe_tables(names)]
 
 
 class TaskRunner:
@@ -111,8 +100,7 @@ class TaskRunner:
         while not self._done.wait(STOP_POLL_SECONDS):
             if self.stop_reason:
                 return
-            rows = self.store.query("SELECT desired_state FROM tasks WHERE identifier = ?", (self.identifier,))
-            if not rows or rows[0]["desired_state"] == "stopped":
+            if tasks_api.stop_requested(self.store, self.identifier):
                 log.info("Stop request received; stopping at the next batch boundary")
                 self.stop_event.set()
                 return
@@ -179,9 +167,9 @@ class TaskRunner:
             )
         if resume:
             done = {
-                (r["schema_name"], r["table_name"])
+                (r.schema_name, r.table_name)
                 for r in tasks_api.table_statistics(self.store, self.identifier)
-                if r["table_state"] == "Table completed"
+                if r.table_state == "Table completed"
             }
             plans = [p for p in plans if (p.source.schema, p.source.name) not in done]
         tasks_api.update(self.store, self.identifier, status=TaskStatus.RUNNING.value)
@@ -235,9 +223,9 @@ class TaskRunner:
                     raise
                 # Lost connection or a passing S3 error: resume from the checkpoint; the intent log makes
                 # the batch in flight safe to write again.
-                checkpoint = tasks_api.get(self.store, self.identifier).cdc_checkpoint
+                checkpoint = tasks_api.get(self.store, self.identifier).checkpoint_position
                 if checkpoint:
-                    start, gtid = BinlogPosition.parse(checkpoint), None
+                    start, gtid = checkpoint, None
                 if runner.changes_seen or time.monotonic() - began > RECOVERED_AFTER_SECONDS:
                     waits = settings.ErrorBehavior.waits()  # it had recovered: a new error starts a new series
                 wait = next(waits, None)
@@ -266,8 +254,8 @@ class TaskRunner:
     ) -> tuple[BinlogPosition, str | None]:
         """Where CDC starts: a binlog position, or (MariaDB) a GTID position with a placeholder position."""
         task = tasks_api.get(self.store, self.identifier)
-        if resume and task.cdc_checkpoint:
-            return BinlogPosition.parse(task.cdc_checkpoint), None
+        if resume and task.checkpoint_position:
+            return task.checkpoint_position, None
         if cdc_start_position:
             parsed = parse_start_position(cdc_start_position)
             if isinstance(parsed, str):
@@ -277,13 +265,13 @@ class TaskRunner:
             return position_at_time(address, parse_start_time(cdc_start_time)), None
         if loaded:
             snapshots = [
-                BinlogPosition.parse(r["snapshot_position"])
+                r.snapshot_position
                 for r in tasks_api.table_statistics(self.store, self.identifier)
-                if r["snapshot_position"]
+                if r.snapshot_position
             ]
             if snapshots:
                 return min(snapshots), None
-        return current_position(address), None
+        return Source(address).current_position(), None
 
     def _load_recovering(
         self, loader: FullLoad, plans: list[TablePlan], settings: ReplicationTaskSettings

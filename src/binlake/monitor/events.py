@@ -7,6 +7,7 @@ from typing import Any
 
 from binlake.errors import BinlakeError
 from binlake.monitor.periods import iso
+from binlake.state import events as events_api
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore
 
@@ -40,26 +41,17 @@ def describe_events(
     end = time.time() if end_time is None else end_time
     if start_time is None:
         start_time = end - 60 * (60 if duration_minutes is None else duration_minutes)
-    sql = "SELECT task, event_time, category, message FROM events WHERE event_time >= ? AND event_time <= ?"
-    params: list[Any] = [iso(start_time), iso(end)]
-    if source_identifier is not None:
-        sql += " AND task = ?"
-        params.append(source_identifier)
-    if categories:
-        sql += f" AND category IN ({', '.join('?' * len(categories))})"
-        params.extend(categories)
-    sql += " ORDER BY event_time, id"
-    rows = store.query(sql, tuple(params))
+    rows = events_api.list_events(store, iso(start_time), iso(end), source_identifier, categories)
     if max_records:
         rows = rows[-max_records:]
     return [
         {
-            "SourceIdentifier": row["task"],
+            "SourceIdentifier": row.task,
             "SourceType": SOURCE_TYPE,
-            "Message": row["message"],
-            "EventCategories": [row["category"]],
-            "Date": row["event_time"],
-            "SourceArn": row["task"],
+            "Message": row.message,
+            "EventCategories": [row.category],
+            "Date": row.event_time,
+            "SourceArn": row.task,
         }
         for row in rows
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from binlake.state import metrics as samples
 from binlake.state.store import StateStore
 
 
@@ -67,18 +68,12 @@ def retention_seconds() -> float:
 
 
 def record(store: StateStore, task: str, at: float, values: dict[str, float]) -> None:
-    rows = [(task, at, name, float(value)) for name, value in values.items()]
-    with store.transaction() as db:
-        db.executemany("INSERT INTO metrics (task, time, name, value) VALUES (?, ?, ?, ?)", rows)
+    samples.record(store, task, at, values)
 
 
 def prune(store: StateStore, task: str, now: float, keep_seconds: float, cap: int = MAX_SAMPLES_PER_TASK) -> int:
     """Delete samples older than ``keep_seconds`` (of every task) and the oldest beyond ``cap`` rows of ``task``."""
-    deleted = store.execute("DELETE FROM metrics WHERE time < ?", (now - keep_seconds,))
-    rows = store.query("SELECT time FROM metrics WHERE task = ? ORDER BY time DESC LIMIT 1 OFFSET ?", (task, cap))
-    if rows:
-        deleted += store.execute("DELETE FROM metrics WHERE task = ? AND time <= ?", (task, rows[0]["time"]))
-    return deleted
+    return samples.prune(store, task, now - keep_seconds, cap)
 
 
 @dataclass
@@ -97,24 +92,17 @@ class Series:
 def window(store: StateStore, task: str, since: float, names: tuple[str, ...] = NAMES) -> dict[str, Series]:
     """Every sample of ``task`` at or after ``since``, per metric name (empty series for metrics without one)."""
     series = {name: Series(name, [], []) for name in names}
-    for row in store.query(
-        "SELECT time, name, value FROM metrics WHERE task = ? AND time >= ? ORDER BY time", (task, since)
-    ):
-        found = series.get(row["name"])
+    for at, name, value in samples.since(store, task, since):
+        found = series.get(name)
         if found is not None:
-            found.times.append(row["time"])
-            found.values.append(row["value"])
+            found.times.append(at)
+            found.values.append(value)
     return series
 
 
 def latest(store: StateStore, task: str) -> tuple[float, dict[str, float]] | None:
     """The newest sample of ``task``: its time and every metric's value then."""
-    rows = store.query("SELECT MAX(time) AS at FROM metrics WHERE task = ?", (task,))
-    at = rows[0]["at"] if rows else None
-    if at is None:
-        return None
-    values = store.query("SELECT name, value FROM metrics WHERE task = ? AND time = ?", (task, at))
-    return at, {r["name"]: r["value"] for r in values}
+    return samples.latest(store, task)
 
 
 def downsample(series: Series, max_points: int) -> Series:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from binlake.dms import TaskStatus
 from binlake.monitor import metrics
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-ACTIVE = (TaskStatus.STARTING.value, TaskStatus.RUNNING.value, TaskStatus.STOPPING.value)
 TABLE_STATISTICS = {  # DMS's TableStatistics field -> state store column
     "FullLoadRows": "full_load_rows",
     "Inserts": "inserts",
@@ -54,7 +52,7 @@ def render(store: StateStore) -> str:
             "counter" if field != "FullLoadRows" else "gauge",
             f"TableStatistics {field} of each table.",
             (
-                (_labels(replication_task=task, schema_name=r["schema_name"], table_name=r["table_name"]), r[column])
+                (_labels(replication_task=task, schema_name=r.schema_name, table_name=r.table_name), getattr(r, column))
                 for task, r in stats
             ),
         )
@@ -66,16 +64,16 @@ def render(store: StateStore) -> str:
             (
                 _labels(
                     replication_task=task,
-                    schema_name=r["schema_name"],
-                    table_name=r["table_name"],
-                    table_state=r["table_state"],
+                    schema_name=r.schema_name,
+                    table_name=r.table_name,
+                    table_state=r.table_state,
                 ),
                 1,
             )
             for task, r in stats
         ),
     )
-    latest = {t.identifier: metrics.latest(store, t.identifier) for t in tasks if t.status in ACTIVE}
+    latest = {t.identifier: metrics.latest(store, t.identifier) for t in tasks if t.active}
     for metric in metrics.METRICS:
         samples = [
             (_labels(replication_task=task), sample[1][metric.name])

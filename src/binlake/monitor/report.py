@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from binlake.dms import TaskStatus
 from binlake.monitor import metrics
 from binlake.monitor.periods import epoch, iso
 from binlake.monitor.targets import Target, hint
@@ -21,7 +20,6 @@ from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore
 
 MIN_ROWS_TO_JUDGE = 1000
-ACTIVE = (TaskStatus.STARTING.value, TaskStatus.RUNNING.value, TaskStatus.STOPPING.value)
 LATENCIES = ("CDCLatencySource", "CDCLatencyTarget")
 FULL_LOAD = ("FullLoadThroughputRowsSource", "FullLoadThroughputRowsTarget")
 
@@ -51,8 +49,8 @@ def _full_load_rate(store: StateStore, task: tasks_api.ReplicationTask) -> tuple
     start = epoch(task.full_load_started_at)
     if start is None:
         return None, "no full load"
-    end = epoch(task.full_load_finished_at) or (time.time() if task.status in ACTIVE else None)
-    rows = sum(r["full_load_rows"] for r in tasks_api.table_statistics(store, task.identifier))
+    end = epoch(task.full_load_finished_at) or (time.time() if task.active else None)
+    rows = sum(r.full_load_rows for r in tasks_api.table_statistics(store, task.identifier))
     if end is None or rows < MIN_ROWS_TO_JUDGE:
         return None, f"last full load moved {rows:,} rows, fewer than {MIN_ROWS_TO_JUDGE:,}"
     seconds = max(end - start, 1e-3)
@@ -64,8 +62,9 @@ def check(
 ) -> Check:
     name = target.metric
     values = series[name].values if name in series else []
+    observed: float | None
     if name in LATENCIES:
-        if task.status not in ACTIVE or not task.cdc_checkpoint:
+        if not task.active or not task.cdc_checkpoint:
             return Check(name, target, None, "task is not running CDC", None)
         if not values:
             return Check(name, target, None, "no sample yet", None)
@@ -78,6 +77,7 @@ def check(
         if not values:
             return Check(name, target, None, "no sample in the window", None)
         observed, basis = sum(values) / len(values), f"average of {len(values)} samples"
+    assert observed is not None
     return Check(name, target, observed, basis, target.met(observed))
 
 

@@ -24,6 +24,8 @@ import psutil
 
 from binlake.monitor import metrics
 from binlake.monitor.periods import epoch
+from binlake.state import statistics
+from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -45,14 +47,18 @@ def interval_seconds() -> float:
 
 
 class _Buffer(Protocol):
-    changes: int
+    @property
+    def changes(self) -> int: ...
 
 
 class CdcCounters(Protocol):
     """What the sampler reads from a running CDC runner (plain attributes; a torn read is harmless)."""
 
-    changes_seen: int
-    buffer: _Buffer
+    @property
+    def changes_seen(self) -> int: ...
+
+    @property
+    def buffer(self) -> _Buffer: ...
 
 
 @dataclass
@@ -134,23 +140,18 @@ class Calculator:
 
 
 def observe(store: StateStore, task: str, process: psutil.Process, cdc: CdcCounters | None) -> Observation:
-    rows = store.query(
-        "SELECT cdc_changes_total, cdc_read_position, cdc_checkpoint, cdc_source_time, cdc_checkpoint_commit_time "
-        "FROM tasks WHERE identifier = ?",
-        (task,),
-    )
-    tables = store.query("SELECT schema_name, table_name, full_load_rows FROM table_statistics WHERE task = ?", (task,))
-    row = rows[0] if rows else None
+    row = tasks_api.find(store, task)
+    tables = statistics.for_task(store, task)
     with process.oneshot():
         cpu, rss = process.cpu_percent(None), process.memory_info().rss
     return Observation(
         at=time.time(),
-        full_load_rows={(t["schema_name"], t["table_name"]): t["full_load_rows"] for t in tables},
-        changes_total=row["cdc_changes_total"] if row else 0,
-        read_position=row["cdc_read_position"] if row else None,
-        checkpoint=row["cdc_checkpoint"] if row else None,
-        source_time=epoch(row["cdc_source_time"]) if row else None,
-        checkpoint_time=epoch(row["cdc_checkpoint_commit_time"]) if row else None,
+        full_load_rows={(t.schema_name, t.table_name): t.full_load_rows for t in tables},
+        changes_total=row.cdc_changes_total if row else 0,
+        read_position=row.cdc_read_position if row else None,
+        checkpoint=row.cdc_checkpoint if row else None,
+        source_time=epoch(row.cdc_source_time) if row else None,
+        checkpoint_time=epoch(row.cdc_checkpoint_commit_time) if row else None,
         changes_read=cdc.changes_seen if cdc is not None else None,
         pending=cdc.buffer.changes if cdc is not None else None,
         cpu_percent=cpu,

@@ -46,7 +46,7 @@ class MonitorServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}/"
 
     def start(self) -> None:
         """Serve in a background thread (tests, or a caller with its own loop)."""

@@ -4,21 +4,8 @@ from __future__ import annotations
 
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
-from binlake.source.connection import SourceAddress, connect
-
-# MariaDB 10.5+ shows REPLICATION CLIENT as BINLOG MONITOR and REPLICATION SLAVE as REPLICATION SLAVE.
-CDC_PRIVILEGES = {
-    "REPLICATION SLAVE": ("REPLICATION SLAVE",),
-    "REPLICATION CLIENT": ("REPLICATION CLIENT", "BINLOG MONITOR"),
-}
-
-
-def missing_cdc_privileges(grants: list[str]) -> list[str]:
-    text = " ".join(grants).upper()
-    if "ALL PRIVILEGES ON *.*" in text:
-        return []
-    return [name for name, spellings in CDC_PRIVILEGES.items() if not any(s in text for s in spellings)]
-
+from binlake.source.connection import SourceAddress
+from binlake.source.server import Source
 
 REQUIRED = {
     "log_bin": ("ON", "log_bin=ON (in my.cnf: log_bin=mysql-bin, then restart)"),
@@ -30,7 +17,8 @@ REQUIRED = {
 
 def check_cdc_source(address: SourceAddress, start: BinlogPosition | None) -> None:
     """Raise a one-line error naming the setting to change, or return when CDC can run from ``start``."""
-    conn = connect(address)
+    source = Source(address)
+    conn = source.connect()
     try:
         cur = conn.cursor()
         cur.execute(
@@ -52,15 +40,14 @@ def check_cdc_source(address: SourceAddress, start: BinlogPosition | None) -> No
                 fix="SET GLOBAL log_bin_compress = OFF",
             )
         cur.execute("SHOW GRANTS")
-        missing = missing_cdc_privileges([row[0] for row in cur.fetchall()])
+        missing = source.flavor.missing_cdc_privileges([row[0] for row in cur.fetchall()])
         if missing:
             raise BinlakeError(
                 f"{address.user} lacks {', '.join(missing)} on {address.host}:{address.port}, which CDC needs",
                 fix=f"GRANT {', '.join(missing)} ON *.* TO '{address.user}'@'%'",
             )
         if start is not None:
-            cur.execute("SHOW BINARY LOGS")
-            files = [row[0] for row in cur.fetchall()]
+            files = source.flavor.binary_logs(cur)
             if start.binlog_file not in files:
                 oldest = files[0] if files else "none"
                 raise BinlakeError(
@@ -71,19 +58,3 @@ def check_cdc_source(address: SourceAddress, start: BinlogPosition | None) -> No
                 )
     finally:
         conn.close()
-
-
-def current_position(address: SourceAddress) -> BinlogPosition:
-    conn = connect(address)
-    try:
-        cur = conn.cursor()
-        cur.execute("SHOW MASTER STATUS")
-        row = cur.fetchone()
-    finally:
-        conn.close()
-    if not row:
-        raise BinlakeError(
-            f"binlog is off on {address.host}:{address.port}",
-            fix="set log_bin=ON, binlog_format=ROW, binlog_row_image=FULL and restart MariaDB",
-        )
-    return BinlogPosition(row[0], int(row[1]))

@@ -10,7 +10,13 @@ from typing import Any
 
 from binlake.dms import TableState, TaskStatus
 from binlake.errors import BinlakeError
+from binlake.position import BinlogPosition
+from binlake.state import statistics
+from binlake.state.statistics import TableStatistics
 from binlake.state.store import StateStore, utcnow
+
+# A task in one of these has (or had, if it died) a process running it.
+ACTIVE_STATUSES = (TaskStatus.STARTING.value, TaskStatus.RUNNING.value, TaskStatus.STOPPING.value)
 
 
 @dataclass
@@ -44,6 +50,15 @@ class ReplicationTask:
     def from_row(cls, row: sqlite3.Row) -> ReplicationTask:
         return cls(**{key: row[key] for key in row.keys()})  # noqa: SIM118 - sqlite3.Row iterates values
 
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def checkpoint_position(self) -> BinlogPosition | None:
+        """The CDC checkpoint: where a resumed task reads from."""
+        return BinlogPosition.parse(self.cdc_checkpoint) if self.cdc_checkpoint else None
+
 
 def create(store: StateStore, task: ReplicationTask) -> ReplicationTask:
     try:
@@ -72,13 +87,18 @@ def create(store: StateStore, task: ReplicationTask) -> ReplicationTask:
     return task
 
 
-def get(store: StateStore, identifier: str) -> ReplicationTask:
+def find(store: StateStore, identifier: str) -> ReplicationTask | None:
     rows = store.query("SELECT * FROM tasks WHERE identifier = ?", (identifier,))
-    if not rows:
+    return ReplicationTask.from_row(rows[0]) if rows else None
+
+
+def get(store: StateStore, identifier: str) -> ReplicationTask:
+    task = find(store, identifier)
+    if task is None:
         raise BinlakeError(
             f"replication task {identifier} not found", fix="list tasks with binlake describe-replication-tasks"
         )
-    return ReplicationTask.from_row(rows[0])
+    return task
 
 
 def list_all(store: StateStore) -> list[ReplicationTask]:
@@ -97,8 +117,7 @@ def process_alive(pid: int | None) -> bool:
 
 def refresh(store: StateStore, task: ReplicationTask) -> ReplicationTask:
     """A task whose process died without saying so (kill -9, power loss) is failed, not running."""
-    active = (TaskStatus.STARTING.value, TaskStatus.RUNNING.value, TaskStatus.STOPPING.value)
-    if task.status in active and not process_alive(task.pid):
+    if task.active and not process_alive(task.pid):
         message = f"task process {task.pid} ended without stopping the task"
         store.execute(
             "UPDATE tasks SET status = ?, stop_reason = ?, last_failure_message = ?, stopped_at = ?, pid = NULL "
@@ -112,7 +131,7 @@ def refresh(store: StateStore, task: ReplicationTask) -> ReplicationTask:
 
 def delete(store: StateStore, identifier: str) -> ReplicationTask:
     task = refresh(store, get(store, identifier))
-    if task.status in (TaskStatus.STARTING.value, TaskStatus.RUNNING.value, TaskStatus.STOPPING.value):
+    if task.active:
         raise BinlakeError(
             f"replication task {identifier} is {task.status}",
             fix=f"stop-replication-task --replication-task-arn {identifier} first",
@@ -126,23 +145,42 @@ def delete(store: StateStore, identifier: str) -> ReplicationTask:
     return task
 
 
+def claim(store: StateStore, identifier: str, pid: int) -> bool:
+    """Mark the task starting for ``pid`` in one transaction, unless a process already runs it: two starts
+    cannot both win."""
+    with store.transaction() as db:
+        claimed = db.execute(
+            "UPDATE tasks SET status = ?, pid = ?, desired_state = NULL, stop_reason = NULL, "
+            "last_failure_message = NULL, started_at = ?, stopped_at = NULL "
+            f"WHERE identifier = ? AND status NOT IN ({', '.join('?' * len(ACTIVE_STATUSES))})",
+            (TaskStatus.STARTING.value, pid, utcnow(), identifier, *ACTIVE_STATUSES),
+        ).rowcount
+    return bool(claimed)
+
+
+def stop_requested(store: StateStore, identifier: str) -> bool:
+    """stop-replication-task asked the task to stop (or the task is gone)."""
+    rows = store.query("SELECT desired_state FROM tasks WHERE identifier = ?", (identifier,))
+    return not rows or rows[0]["desired_state"] == "stopped"
+
+
 def update(store: StateStore, identifier: str, **values: Any) -> None:
     assignments = ", ".join(f"{key} = ?" for key in values)
     store.execute(f"UPDATE tasks SET {assignments} WHERE identifier = ?", (*values.values(), identifier))
 
 
-def table_statistics(store: StateStore, identifier: str) -> list[sqlite3.Row]:
-    return store.query("SELECT * FROM table_statistics WHERE task = ? ORDER BY schema_name, table_name", (identifier,))
+def table_statistics(store: StateStore, identifier: str) -> list[TableStatistics]:
+    return statistics.for_task(store, identifier)
 
 
-def describe(task: ReplicationTask, stats: list[sqlite3.Row]) -> dict[str, Any]:
+def describe(task: ReplicationTask, stats: list[TableStatistics]) -> dict[str, Any]:
     """DMS's ReplicationTask JSON shape."""
-    loaded = sum(1 for s in stats if s["table_state"] == TableState.TABLE_COMPLETED.value)
-    loading = sum(1 for s in stats if s["table_state"] == TableState.FULL_LOAD.value)
-    queued = sum(1 for s in stats if s["table_state"] == TableState.BEFORE_LOAD.value)
-    errored = sum(1 for s in stats if s["table_state"] == TableState.TABLE_ERROR.value)
-    done_rows = sum(s["full_load_rows"] for s in stats)
-    estimated = sum(max(s["estimated_rows"], s["full_load_rows"]) for s in stats)
+    loaded = sum(1 for s in stats if s.table_state == TableState.TABLE_COMPLETED.value)
+    loading = sum(1 for s in stats if s.table_state == TableState.FULL_LOAD.value)
+    queued = sum(1 for s in stats if s.table_state == TableState.BEFORE_LOAD.value)
+    errored = sum(1 for s in stats if s.table_state == TableState.TABLE_ERROR.value)
+    done_rows = sum(s.full_load_rows for s in stats)
+    estimated = sum(max(s.estimated_rows, s.full_load_rows) for s in stats)
     percent = 100 if stats and loaded == len(stats) else int(100 * done_rows / estimated) if estimated else 0
     shape: dict[str, Any] = {
         "ReplicationTaskIdentifier": task.identifier,
@@ -189,27 +227,27 @@ def describe(task: ReplicationTask, stats: list[sqlite3.Row]) -> dict[str, Any]:
     return shape
 
 
-def describe_table_statistics(row: sqlite3.Row) -> dict[str, Any]:
+def describe_table_statistics(row: TableStatistics) -> dict[str, Any]:
     """DMS's TableStatistics JSON shape for one table."""
     shape: dict[str, Any] = {
-        "SchemaName": row["schema_name"],
-        "TableName": row["table_name"],
-        "Inserts": row["inserts"],
-        "Deletes": row["deletes"],
-        "Updates": row["updates"],
-        "Ddls": row["ddls"],
-        "AppliedInserts": row["inserts"],
-        "AppliedDeletes": row["deletes"],
-        "AppliedUpdates": row["updates"],
-        "AppliedDdls": row["ddls"],
-        "FullLoadRows": row["full_load_rows"],
-        "FullLoadCondtnlChkFailedRows": row["full_load_condtnl_chk_failed_rows"],
-        "FullLoadErrorRows": row["full_load_error_rows"],
-        "FullLoadStartTime": row["full_load_start_time"],
-        "FullLoadEndTime": row["full_load_end_time"],
+        "SchemaName": row.schema_name,
+        "TableName": row.table_name,
+        "Inserts": row.inserts,
+        "Deletes": row.deletes,
+        "Updates": row.updates,
+        "Ddls": row.ddls,
+        "AppliedInserts": row.inserts,
+        "AppliedDeletes": row.deletes,
+        "AppliedUpdates": row.updates,
+        "AppliedDdls": row.ddls,
+        "FullLoadRows": row.full_load_rows,
+        "FullLoadCondtnlChkFailedRows": row.full_load_condtnl_chk_failed_rows,
+        "FullLoadErrorRows": row.full_load_error_rows,
+        "FullLoadStartTime": row.full_load_start_time,
+        "FullLoadEndTime": row.full_load_end_time,
         "FullLoadReloaded": False,
-        "LastUpdateTime": row["last_update_time"],
-        "TableState": row["table_state"],
+        "LastUpdateTime": row.last_update_time,
+        "TableState": row.table_state,
         "ValidationPendingRecords": 0,
         "ValidationFailedRecords": 0,
         "ValidationSuspendedRecords": 0,

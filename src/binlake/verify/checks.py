@@ -23,11 +23,14 @@ from binlake.catalog.sql import ident
 from binlake.config.mappings import PROBE_SCHEMA, TableMappings
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
-from binlake.source.connection import SourceAddress, connect, endpoint_address, explain
+from binlake.source.connection import SourceAddress, endpoint_address, explain
 from binlake.source.plan import plan_table
 from binlake.source.preflight import check_cdc_source
 from binlake.source.schema import describe_table, quote
+from binlake.source.server import Source
 from binlake.state import endpoints as endpoints_api
+from binlake.state import events as events_api
+from binlake.state import statistics
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore
 from binlake.target import naming
@@ -107,11 +110,7 @@ class Verifier:
     def tables_completed(self) -> Check:
         rows = tasks_api.table_statistics(self.store, self.task_id)
         name = "All tables show Table completed"
-        other = {
-            f"{r['schema_name']}.{r['table_name']}": r["table_state"]
-            for r in rows
-            if r["table_state"] != "Table completed"
-        }
+        other = {r.label: r.table_state for r in rows if r.table_state != "Table completed"}
         if rows and not other:
             return Check(name, True, f"{plural(len(rows), 'table')} completed")
         evidence = ", ".join(f"{t}: {s}" for t, s in other.items()) or "no tables yet"
@@ -138,7 +137,7 @@ class Verifier:
         name = "Row counts match between source and target (every column, at one binlog position)"
         address = endpoint_address(self.source)
         results: list[TableComparison] = []
-        conn = connect(address)
+        conn = Source(address).connect()
         try:
             for table in lake.tables:
                 source = describe_table(conn, table.source_schema, table.source_table)
@@ -192,7 +191,7 @@ class Verifier:
             task = tasks_api.get(self.store, self.task_id)
             if task.status != "running":
                 return True
-            return bool(task.cdc_checkpoint) and BinlogPosition.parse(task.cdc_checkpoint) >= position
+            return task.checkpoint_position is not None and task.checkpoint_position >= position
 
         wait_until(reached, CHECKPOINT_WAIT_SECONDS)
 
@@ -220,7 +219,7 @@ class Verifier:
                 fix="pass --probe-table with a table name the rules include, or add it to the rules",
             )
         probe_id = uuid.uuid4().hex
-        conn = connect(address)
+        conn = Source(address).connect()
         try:
             cur = conn.cursor()
             cur.execute(
@@ -260,7 +259,8 @@ class Verifier:
         task's checkpoint passes its commit: by invariant 2, every change committed before it is then in the
         target, written and durable."""
         table = f"{PROBE_SCHEMA}.{PROBE_TABLE}"
-        conn = connect(address)
+        source = Source(address)
+        conn = source.connect()
         try:
             cur = conn.cursor()
             cur.execute(f"CREATE DATABASE IF NOT EXISTS {PROBE_SCHEMA}")
@@ -270,17 +270,17 @@ class Verifier:
             cur.execute(f"DELETE FROM {table} WHERE probed_at < NOW(6) - INTERVAL 1 DAY")  # keep it small
             started = time.monotonic()
             cur.execute(f"INSERT INTO {table} VALUES (%s, NOW(6))", (uuid.uuid4().hex,))
-            cur.execute("SHOW MASTER STATUS")
-            file, log_pos = cur.fetchone()[:2]
+            probe = source.flavor.current_position(cur)
         except MySQLdb.Error as exc:
             return self._probe_refused(name, exc, address, table)
         finally:
             conn.close()
-        probe = BinlogPosition(str(file), int(log_pos))
+        if probe is None:
+            return Check(name, False, f"binlog is off on {address.host}:{address.port}", fix=self.fix_resume)
 
         def passed() -> bool:
             task = tasks_api.get(self.store, self.task_id)
-            return bool(task.cdc_checkpoint) and BinlogPosition.parse(task.cdc_checkpoint) >= probe
+            return task.checkpoint_position is not None and task.checkpoint_position >= probe
 
         if not wait_until(passed, self.options.cdc_deadline):
             return Check(
@@ -317,12 +317,7 @@ class Verifier:
         return schema, table
 
     def _table_known(self, schema: str, table: str) -> bool:
-        return bool(
-            self.store.query(
-                "SELECT 1 FROM table_statistics WHERE task = ? AND schema_name = ? AND table_name = ?",
-                (self.task_id, schema, table),
-            )
-        )
+        return statistics.get(self.store, self.task_id, schema, table) is not None
 
     @staticmethod
     def _probe_visible(lake: Lake, prefix: str, probe_id: str) -> bool:
@@ -341,11 +336,7 @@ class Verifier:
     def no_errors(self) -> Check:
         name = "No errors in the task's events and logs"
         since = self.task.started_at or self.task.created_at
-        failures = self.store.query(
-            "SELECT event_time, message FROM events WHERE task = ? AND category = 'failure' AND event_time >= ? "
-            "ORDER BY id",
-            (self.task_id, since),
-        )
+        failures = events_api.list_events(self.store, since, task=self.task_id, categories=["failure"])
         log_path = self.store.state_dir / "tasks" / self.task_id / "task.log"
         errors = []
         if log_path.exists():
@@ -353,7 +344,7 @@ class Verifier:
             errors = [line for line in log_path.read_text().splitlines() if " ERROR " in line and line[:19] >= stamp]
         if not failures and not errors:
             return Check(name, True, f"no failure events or ERROR log lines since {since}")
-        first = failures[0]["message"] if failures else errors[0]
+        first = failures[0].message if failures else errors[0]
         return Check(
             name,
             False,
@@ -403,9 +394,9 @@ class Verifier:
             for database, table in tables:
                 relation = table if self._has_view(conn, database, table) else f"{table}__changes"
                 try:
-                    counts[f"{database}.{relation}"] = conn.execute(
+                    (counts[f"{database}.{relation}"],) = conn.execute(
                         f"SELECT count(*) FROM {ident(database)}.{ident(relation)}"
-                    ).fetchone()[0]
+                    ).fetchall()[0]
                 except duckdb.Error as exc:
                     message = " ".join(str(exc).split())
                     return Check(

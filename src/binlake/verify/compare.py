@@ -230,7 +230,7 @@ def _compare(db: duckdb.DuckDBPyConnection, result: TableComparison, forms: list
             f"(SELECT {selected} FROM source EXCEPT ALL SELECT {selected} FROM target_rows) UNION ALL "
             f"(SELECT {selected} FROM target_rows EXCEPT ALL SELECT {selected} FROM source)"
         )
-        result.differing_keys = db.execute(f"SELECT count(*) FROM ({diff})").fetchone()[0]
+        ((result.differing_keys,),) = db.execute(f"SELECT count(*) FROM ({diff})").fetchall()
         rows = db.execute(f"SELECT * FROM ({diff}) LIMIT {SHOWN_DIFFERENCES}").fetchall()
         result.examples = [{"row": {n: by_name[n].show(v) for n, v in zip(names, r, strict=True)}} for r in rows]
         return

@@ -73,7 +73,7 @@ def _mariadb_codec(name: str) -> codecs.CodecInfo | None:
     def encode(text: str, errors: str = "strict") -> tuple[bytes, int]:
         raise UnicodeError(f"{name} only decodes")
 
-    return codecs.CodecInfo(encode, decode, name=name)
+    return codecs.CodecInfo(encode, decode, name=name)  # type: ignore[arg-type] # typeshed wants a buffer
 
 
 codecs.register_error("binlake_user_defined", _user_defined)

@@ -342,11 +342,13 @@ class RowDecoder:
             collation = table_map.charsets[index]
             encoding = "utf-8" if collation is None else codec.encoding(collation)
             members = (table_map.enum_values if kind == ev.T_ENUM else table_map.set_values).get(index, [])
+            empty: bytes | str
+            comma: bytes | str
             if encoding is None:
                 arrow_type, empty, comma = pa.binary(), b"", b","
             else:
                 arrow_type, empty, comma = pa.string(), "", ","
-                members = [decode_text(member, encoding, codec.table(encoding)) for member in members]
+                members = [decode_text(member, encoding, codec.table(encoding)) for member in members]  # type: ignore[misc]
             encoded = [m.encode() if isinstance(m, str) else bytes(m) for m in members]
             native = (OP_ENUM if kind == ev.T_ENUM else OP_SET, size, 0, encoded) if 1 <= size <= 8 else None
             if kind == ev.T_ENUM:
@@ -368,8 +370,8 @@ class RowDecoder:
                 # column keeps.
                 lines.append(f"v = v.ljust({max_length}, b'\\x00')")
                 native = (OP_VAR, prefix, max_length, None)
-                size, to_text = BINARY_AS_TEXT.get(_type_word(self.data_types.get(name, "")), (None, None))
-                if size == max_length and to_text is not None:
+                text_size, to_text = BINARY_AS_TEXT.get(_type_word(self.data_types.get(name, "")), (None, None))
+                if text_size == max_length and to_text is not None:
                     namespace[f"text{index}"] = to_text
                     lines.append(f"v = text{index}(v)")
                     arrow_type = pa.string()

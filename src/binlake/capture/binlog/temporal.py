@@ -24,7 +24,8 @@ def read_date(value: int) -> date | None:
     try:
         return date(year, month, day)
     except ValueError:  # zero parts, or '2024-02-30'
-        return _invalid()
+        _invalid()
+        return None
 
 
 def read_datetime2(raw: bytes, fsp: int) -> datetime | None:
@@ -36,7 +37,8 @@ def read_datetime2(raw: bytes, fsp: int) -> datetime | None:
     try:
         return datetime(year, month, day, hms >> 12, (hms >> 6) & 63, hms & 63, frac)
     except ValueError:
-        return _invalid()
+        _invalid()
+        return None
 
 
 def _fraction(raw: bytes, fsp: int) -> int:
@@ -95,7 +97,8 @@ def read_old_datetime(value: int) -> datetime | None:
     try:
         return datetime(year, month, day, t // 10000, t // 100 % 100, t % 100)
     except ValueError:
-        return _invalid()
+        _invalid()
+        return None
 
 
 def read_old_timestamp(seconds: int) -> int | None:
@@ -135,7 +138,8 @@ def read_old_datetime_hires(raw: bytes, precision: int) -> datetime | None:
     try:
         return datetime(year, month, day, hour, minute, second, micros)
     except ValueError:
-        return _invalid()
+        _invalid()
+        return None
 
 
 def read_old_timestamp_hires(raw: bytes, precision: int) -> int | None:

@@ -168,7 +168,7 @@ def stop_replication_task(
     deadline = time.monotonic() + 60
     while wait and time.monotonic() < deadline:
         task = tasks_api.refresh(store, tasks_api.get(store, replication_task_arn))
-        if task.status not in engine.ACTIVE:
+        if not task.active:
             break
         time.sleep(0.2)
     render({"ReplicationTask": _describe(store, task)}, output, "Replication task", TASK_COLUMNS)
