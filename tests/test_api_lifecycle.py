@@ -81,6 +81,9 @@ def test_boto3_drives_a_full_load_and_cdc_task_through_its_life(
     assert task["ReplicationTaskArn"] == arn
     dms.get_waiter("replication_task_ready").wait(Filters=by_arn, WaiterConfig=FAST)
 
+    for bad in ({"CdcStartPosition": "not-a-position"}, {"StartReplicationTaskType": "start"}):
+        start = {"ReplicationTaskArn": arn, "StartReplicationTaskType": "start-replication", **bad}
+        assert error_code(lambda start=start: dms.start_replication_task(**start)) == "InvalidParameterValueException"
     started = dms.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="start-replication")
     assert started["ReplicationTask"]["Status"] in ("starting", "running")
     dms.get_waiter("replication_task_running").wait(Filters=by_arn, WaiterConfig=FAST)

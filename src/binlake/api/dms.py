@@ -21,6 +21,7 @@ from binlake.api.params import as_fault, as_parameter_error, filters, keep, page
 from binlake.config.endpoint import new_endpoint
 from binlake.dms import StartType, TaskStatus
 from binlake.engine import task as engine
+from binlake.engine.cdc import parse_start_position, parse_start_time
 from binlake.engine.connectivity import test_endpoint
 from binlake.engine.detach import start_detached
 from binlake.engine.lifecycle import new_task
@@ -223,11 +224,16 @@ class DmsOperations:
         if task.status in engine.ACTIVE:
             raise bad_state(f"Replication task {task.identifier} is already {task.status}")
         flags = []
-        if params.get("CdcStartPosition"):
-            flags += ["--cdc-start-position", str(params["CdcStartPosition"])]
+        position = params.get("CdcStartPosition")
         start_time = params.get("CdcStartTime")
-        if start_time is not None:  # epoch seconds on the wire; the CLI flag takes whole seconds or ISO 8601
-            flags += ["--cdc-start-time", str(int(start_time)) if isinstance(start_time, int | float) else start_time]
+        with as_parameter_error():  # checked here, so a bad value is the caller's error, not a task that fails
+            if position:
+                parse_start_position(str(position))
+                flags += ["--cdc-start-position", str(position)]
+            if start_time is not None:  # epoch seconds on the wire; the flag takes whole seconds or ISO 8601
+                text = str(int(start_time)) if isinstance(start_time, int | float) else str(start_time)
+                parse_start_time(text)
+                flags += ["--cdc-start-time", text]
         with as_fault(bad_state):
             task, _pid, _log = start_detached(self.state_dir, self.store, task.identifier, start_type, flags)
         return {"ReplicationTask": self._task_shape(task, arns)}
