@@ -223,6 +223,8 @@ def cdc_target(binlake: Binlake, endpoints, bucket: Path) -> str:
 
 
 from tests.awsapi import api  # noqa: E402, F401 - the AWS API server fixture (tests/test_api_*.py)
+
+
 @pytest.fixture(params=["compiled", "pure-python"])
 def decoder_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Runs a CDC test once with each row decoder: compiled (binlake.native._rows) and pure Python

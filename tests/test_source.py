@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from binlake.source.server import Source
-
 from binlake.config.secret import Secret
 from binlake.position import BinlogPosition
 from binlake.sandbox import SandboxInfo
 from binlake.source.connection import SourceAddress
+from binlake.source.server import Source
 
 
 def source_of(info: SandboxInfo) -> Source:

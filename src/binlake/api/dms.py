@@ -40,7 +40,7 @@ TASK_FILTERS = {
     "endpoint-arn": ENDPOINT,
 }
 ENDPOINT_FILTERS = {"endpoint-arn": ENDPOINT, "endpoint-id": None, "endpoint-type": None, "engine-name": None}
-TABLE_FILTERS = {"schema-name": None, "table-name": None, "table-state": None}
+TABLE_FILTERS: dict[str, str | None] = {"schema-name": None, "table-name": None, "table-state": None}
 RELOAD_STOP_SECONDS = 60
 CONNECTION_FILTERS = {"endpoint-arn": ENDPOINT, "replication-instance-arn": None}
 
@@ -221,7 +221,7 @@ class DmsOperations:
             raise bad_parameter(
                 f"StartReplicationTaskType {text!r} is not valid; use one of {', '.join(t.value for t in StartType)}"
             ) from None
-        if task.status in engine.ACTIVE:
+        if task.status in tasks_api.ACTIVE_STATUSES:
             raise bad_state(f"Replication task {task.identifier} is already {task.status}")
         flags = []
         position = params.get("CdcStartPosition")
@@ -255,14 +255,17 @@ class DmsOperations:
         if task.status != TaskStatus.RUNNING.value:
             raise bad_state(f"Replication task {task.identifier} is {task.status}; ReloadTables needs it running")
         wanted = [(t.get("SchemaName", ""), t.get("TableName", "")) for t in params.get("TablesToReload") or []]
-        known = {(r["schema_name"], r["table_name"]) for r in tasks_api.table_statistics(self.store, task.identifier)}
+        known = {(r.schema_name, r.table_name) for r in tasks_api.table_statistics(self.store, task.identifier)}
         unknown = [f"{schema}.{table}" for schema, table in wanted if (schema, table) not in known]
         if not wanted or unknown:
             raise bad_parameter(f"TablesToReload names no table of {task.identifier}: {', '.join(unknown) or 'none'}")
         with as_fault(bad_state):
             engine.request_stop(self.store, task.identifier)
         deadline = time.monotonic() + RELOAD_STOP_SECONDS
-        while tasks_api.refresh(self.store, tasks_api.get(self.store, task.identifier)).status in engine.ACTIVE:
+        while (
+            tasks_api.refresh(self.store, tasks_api.get(self.store, task.identifier)).status
+            in tasks_api.ACTIVE_STATUSES
+        ):
             if time.monotonic() > deadline:
                 raise bad_state(f"Replication task {task.identifier} did not stop within {RELOAD_STOP_SECONDS} s")
             time.sleep(0.1)

@@ -29,7 +29,7 @@ class AccessKey:
     secret: Secret
     created: str
 
-    def created_shape(self) -> dict[str, object]:
+    def created_shape(self) -> dict[str, dict[str, object]]:
         """IAM's CreateAccessKey shape, the one time the secret is shown."""
         return {
             "AccessKey": {

@@ -85,7 +85,7 @@ class ApiServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def secret_of(self, access_key_id: str) -> Secret | None:
         try:

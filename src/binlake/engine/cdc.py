@@ -53,8 +53,8 @@ from binlake.capture.transaction import OpenTransaction, remove_spill_files
 from binlake.changes import ChangeBuffer, Route, TableChanges
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
-from binlake.engine.commit_order import CommitOrder
 from binlake.dms import TableState
+from binlake.engine.commit_order import CommitOrder
 from binlake.engine.schema_changes import ddl_steps, live_tables
 from binlake.engine.target_folders import check_new_table
 from binlake.errors import BinlakeError
@@ -514,9 +514,7 @@ class CdcRunner:
             else:
                 checkpoints.extend_intent(self.store, self.task_id, self._batch_id, self.last_commit, self._batch_files)
             for path, pending in planned:
-                batch = pending.record_batch(
-                    True, self.s3.TimestampColumnName, self.s3.TimestampColumnType
-                )
+                batch = pending.record_batch(True, self.s3.TimestampColumnName, self.s3.TimestampColumnType)
                 if self.commit_order is not None:
                     route = pending.route
                     batch = self.commit_order.stamp(batch, (route.target_schema, route.target_table), self.last_commit)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from binlake.dms import StartType
-from binlake.engine.task import ACTIVE, task_dir
+from binlake.engine.task import task_dir
 from binlake.errors import BinlakeError
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore
@@ -27,7 +27,7 @@ def start_detached(
     """Start ``identifier`` in a background process; return the task once that process claimed it, its pid and
     where its output goes. ``flags`` are extra start-replication-task flags (``--cdc-start-position X``)."""
     task = tasks_api.refresh(store, tasks_api.get(store, identifier))
-    if task.status in ACTIVE:
+    if task.status in tasks_api.ACTIVE_STATUSES:
         raise BinlakeError(
             f"replication task {identifier} is already {task.status} (process {task.pid})",
             fix=f"stop-replication-task --replication-task-arn {identifier} first",

@@ -249,7 +249,7 @@ def _compare(db: duckdb.DuckDBPyConnection, result: TableComparison, forms: list
         "(SELECT *, true AS _binlake_in FROM target_rows) t "
         f"USING ({keys}) WHERE s._binlake_in IS NULL OR t._binlake_in IS NULL OR {differs}"
     )
-    result.differing_keys = db.execute("SELECT count(*) FROM differences").fetchone()[0]
+    ((result.differing_keys,),) = db.execute("SELECT count(*) FROM differences").fetchall()
     rows = db.execute(f"SELECT * FROM differences ORDER BY {order} LIMIT {SHOWN_DIFFERENCES}").fetchall()
     for row in rows:
         values = dict(zip([*key, *(f"{side}_{n}" for n in others for side in ("s", "t"))], row, strict=False))
