@@ -159,3 +159,13 @@ def decoded_rows(items: list[Any], table: str) -> list[dict[str, Any]]:
             columns = {spec.name: array.to_pylist() for spec, array in zip(specs, arrays, strict=True)}
             rows += [{name: values[i] for name, values in columns.items()} for i in range(len(item.rows))]
     return rows
+
+
+def db_name(database: str) -> str:
+    return database.split("_")[0] + "_db"
+
+
+def mysql_rows(admin, sql: str) -> list[tuple]:
+    cur = admin.cursor()
+    cur.execute(sql)
+    return [tuple(row) for row in cur.fetchall()]

@@ -149,3 +149,44 @@ def create_source(binlake: Binlake, info: SandboxInfo) -> None:
 def data_keys(keys: list[str]) -> list[str]:
     """Objects, without the zero-byte ``folder/`` markers pyarrow leaves when it deletes (see store.py)."""
     return [k for k in keys if not k.endswith("/")]
+
+
+COLUMNS = ("id", "label", "amount", "taken", "note")
+
+
+def create_s3_target(binlake: Binlake, moto: MotoServer, bucket_name: str, name: str = "s3lake", **extra) -> str:
+    settings = {"BucketName": bucket_name, "BucketFolder": "hub", "EndpointUrl": moto.url, **extra}
+    binlake.ok(
+        "create-endpoint", "--endpoint-identifier", name, "--endpoint-type", "target", "--engine-name", "s3",
+        "--s3-settings", json.dumps(settings),
+    )  # fmt: skip
+    return name
+
+
+@pytest.fixture
+def s3_endpoints(binlake: Binlake, sandbox_info: SandboxInfo, moto: MotoServer, s3_env, s3_bucket: str) -> str:
+    """The sandbox as source ``src`` and ``s3://<s3_bucket>`` (folder hub) as target ``s3lake``."""
+    create_source(binlake, sandbox_info)
+    return create_s3_target(binlake, moto, f"s3://{s3_bucket}")
+
+
+def create_readings(admin, database: str, rows: int) -> None:
+    """``rows`` rows with NULLs in every nullable column, a DECIMAL, a DATETIME(6) and non-ASCII text."""
+    cur = admin.cursor()
+    cur.execute(
+        f"CREATE TABLE `{database}`.readings (id INT PRIMARY KEY, label VARCHAR(40), amount DECIMAL(12,4), "
+        "taken DATETIME(6), note TEXT)"
+    )
+    cur.execute(
+        f"INSERT INTO `{database}`.readings SELECT seq, "
+        "IF(seq % 7 = 0, NULL, CONCAT('label-', MD5(seq))), "
+        "IF(seq % 11 = 0, NULL, seq * 1.2345 - 100), "
+        "IF(seq % 13 = 0, NULL, TIMESTAMPADD(MICROSECOND, seq * 1000037, '2024-02-29 23:59:58')), "
+        f"IF(seq % 5 = 0, NULL, CONCAT('grüße ', REPEAT('€', seq % 9))) FROM `{database}`.seq_1_to_{rows}"
+    )
+
+
+def source_rows(admin, database: str) -> list[tuple]:
+    cur = admin.cursor()
+    cur.execute(f"SELECT {', '.join(COLUMNS)} FROM `{database}`.readings ORDER BY id")
+    return [tuple(row) for row in cur.fetchall()]

@@ -13,9 +13,8 @@ from pathlib import Path
 from binlake.monitor.periods import epoch
 from tests.awsapi import Api, endpoint_arn, task_arn
 from tests.conftest import Binlake, mappings
+from tests.helpers import create_cdc_task, execute, samples, wait_caught_up, wait_streaming
 from tests.lake import task_row, wait_for
-from tests.test_cdc import create_cdc_task, execute, wait_caught_up, wait_streaming
-from tests.test_monitor import samples
 
 COUNTED = ("SchemaName", "TableName", "Inserts", "Updates", "Deletes", "Ddls", "FullLoadRows", "TableState")
 _RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")

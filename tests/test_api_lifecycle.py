@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 from binlake.sandbox import SandboxInfo
 from tests.awsapi import Api, endpoint_arn, task_arn
 from tests.conftest import Binlake, mappings
+from tests.helpers import execute
 from tests.lake import merged, source_state, table_dir, wait_for
-from tests.test_cdc import execute
 
 INSTANCE = "arn:aws:dms:us-east-1:000000000000:rep:local"
 FAST = {"Delay": 1, "MaxAttempts": 120}  # DMS's waiters poll every 15 s; a local task moves faster

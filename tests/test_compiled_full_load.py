@@ -1,7 +1,7 @@
 """The compiled full-load reader (binlake.native._fetch) against the pure-Python one, its oracle.
 
 Both readers read the same table from the same server and must give identical Arrow tables (``Table.equals``,
-types included) and the same decode counters: over the full-load type matrix of tests/test_types.py, zero and
+types included) and the same decode counters: over the full-load type matrix of tests/type_cases.py, zero and
 invalid dates, randomized seeded tables of every column type (tests/oracle/columns.py), and the edges (an empty
 table, NULLs everywhere, long BLOBs across batches). Parsers are also fed server texts directly (any query's
 result can be read with a given column type), so whole classes of text (float strings, UTF-8 sequences) are
@@ -30,7 +30,7 @@ from binlake.sandbox import SandboxInfo
 from binlake.source.connection import connect
 from binlake.source.schema import describe_table
 from binlake.source.types import Column, DecodeCounters, arrow_field, decode_text_column
-from tests import test_types
+from tests import type_cases as test_types
 from tests.conftest import Binlake, create_task, mappings, run_task
 from tests.oracle.columns import random_column, random_literal
 from tests.oracle.source import address

@@ -16,10 +16,17 @@ import pytest
 
 from binlake.target.naming import date_partition
 from tests.conftest import Binlake
+from tests.helpers import (
+    create_cdc_task,
+    db_name,
+    execute,
+    mysql_rows,
+    start_detached,
+    stop,
+    wait_caught_up,
+    wait_streaming,
+)
 from tests.lake import target_settings
-from tests.test_cdc import create_cdc_task, execute, start_detached, stop, wait_caught_up, wait_streaming
-from tests.test_lake import db_name, mysql_rows
-from tests.test_s3 import moto, s3, s3_bucket, s3_endpoints, s3_env  # noqa: F401  (fixtures)
 
 ORDER = "binlake_commit_order"
 ITEMS = (
@@ -402,7 +409,7 @@ def test_commit_order_column_follows_the_binlog(
 
 
 def test_duckdb_script_for_an_s3_target(
-    binlake: Binlake, s3_endpoints: str, moto, admin, database: str, s3_bucket: str, tmp_path: Path  # noqa: F811
+    binlake: Binlake, s3_endpoints: str, moto, admin, database: str, s3_bucket: str, tmp_path: Path
 ) -> None:  # fmt: skip
     """``crawl --dialect duckdb`` over an S3 target: a script for the plain duckdb CLI with a secret that reads
     the credentials from the environment (never written into the script) and the views over ``s3://``.
@@ -413,8 +420,7 @@ def test_duckdb_script_for_an_s3_target(
     import os
     import subprocess
 
-    from tests.s3server import ACCESS_KEY, SECRET_KEY
-    from tests.test_s3 import create_readings, create_s3_target, source_rows
+    from tests.s3server import ACCESS_KEY, SECRET_KEY, create_readings, create_s3_target, source_rows
 
     create_readings(admin, database, 60)
     fast = create_s3_target(binlake, moto, f"s3://{s3_bucket}", name="s3fast", CdcMaxBatchInterval=0.2)
@@ -453,7 +459,7 @@ def test_duckdb_script_for_an_s3_target(
 
 
 def test_crawl_dialect_bad_input(binlake: Binlake) -> None:
-    from tests.test_bad_input import assert_one_line_error
+    from tests.helpers import assert_one_line_error
 
     failed = binlake("crawl", "--replication-task-arn", "t", "--dialect", "hive")
     assert_one_line_error(failed, "unknown dialect 'hive'", "use one of duckdb, spark, athena, trino")

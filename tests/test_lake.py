@@ -20,7 +20,9 @@ from tests.conftest import Binlake, mappings
 from tests.helpers import (
     assert_one_line_error,
     create_cdc_task,
+    db_name,
     execute,
+    mysql_rows,
     start_detached,
     stop,
     wait_caught_up,
@@ -57,16 +59,6 @@ def guide(binlake: Binlake, endpoints, admin, database: str, bucket: Path) -> st
     start_detached(binlake, "guide")
     wait_streaming(binlake, "guide")
     return "guide"
-
-
-def db_name(database: str) -> str:
-    return database.split("_")[0] + "_db"
-
-
-def mysql_rows(admin, sql: str) -> list[tuple]:
-    cur = admin.cursor()
-    cur.execute(sql)
-    return [tuple(row) for row in cur.fetchall()]
 
 
 def test_guide_steps_4_to_7(binlake: Binlake, guide: str, admin, database: str, bucket: Path) -> None:

@@ -24,7 +24,7 @@ from binlake.state.store import StateStore
 from binlake.verify import checksum
 from binlake.verify.checks import Verifier, VerifyOptions
 from tests.conftest import Binlake
-from tests.test_types import (
+from tests.type_cases import (
     BINARIES,
     BITS,
     DATES,

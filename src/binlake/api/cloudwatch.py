@@ -17,6 +17,7 @@ from binlake.api.arns import INSTANCE_ID, TASK, Arns, identifier
 from binlake.api.cbor import Timestamp
 from binlake.api.faults import ApiError
 from binlake.monitor import metrics
+from binlake.state import metrics as samples
 from binlake.state.store import StateStore
 
 Params = dict[str, Any]
@@ -168,7 +169,7 @@ class CloudWatchOperations:
             return {"Metrics": []}
         wanted = params.get("Dimensions") or []
         found = []
-        for task, name in metrics.recorded(self.store):
+        for task, name in samples.recorded(self.store):
             if params.get("MetricName") not in (None, name):
                 continue
             dimensions = [

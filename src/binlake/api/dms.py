@@ -73,7 +73,7 @@ class DmsOperations:
     # -- lookups ------------------------------------------------------------
     def _task(self, arn: str) -> tasks_api.ReplicationTask:
         name = identifier(arn or "", TASK)
-        if not self.store.query("SELECT 1 FROM tasks WHERE identifier = ?", (name,)):
+        if tasks_api.find(self.store, name) is None:
             raise not_found(f"Replication task {arn} not found")
         return tasks_api.refresh(self.store, tasks_api.get(self.store, name))
 
@@ -168,7 +168,7 @@ class DmsOperations:
     # -- tasks --------------------------------------------------------------
     def create_replication_task(self, params: Params, arns: Arns) -> Params:
         name = params.get("ReplicationTaskIdentifier", "")
-        if self.store.query("SELECT 1 FROM tasks WHERE identifier = ?", (name,)):
+        if tasks_api.find(self.store, name) is not None:
             raise already_exists(f"Replication task {name} already exists")
         source = self._endpoint(params.get("SourceEndpointArn", ""))
         target = self._endpoint(params.get("TargetEndpointArn", ""))

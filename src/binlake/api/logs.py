@@ -13,6 +13,7 @@ from typing import Any
 from binlake.api.arns import Arns
 from binlake.api.faults import ApiError
 from binlake.monitor import logs as logs_api
+from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore
 
 Params = dict[str, Any]
@@ -50,9 +51,7 @@ class LogsOperations:
     def _group(self, params: Params) -> Path:
         group = params.get("logGroupName") or ""
         task = logs_api.task_of_group(group)
-        if not group.startswith(logs_api.GROUP_PREFIX) or not self.store.query(
-            "SELECT 1 FROM tasks WHERE identifier = ?", (task,)
-        ):
+        if not group.startswith(logs_api.GROUP_PREFIX) or tasks_api.find(self.store, task) is None:
             raise _not_found("The specified log group does not exist.")
         return self.store.state_dir / "tasks" / task
 

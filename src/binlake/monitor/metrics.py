@@ -117,9 +117,3 @@ def downsample(series: Series, max_points: int) -> Series:
         times.append(series.times[min(start + len(chunk) - 1, count - 1)])
         values.append(sum(chunk) / len(chunk))
     return Series(series.name, times, values)
-
-
-def recorded(store: StateStore) -> list[tuple[str, str]]:
-    """(task, metric name) of every series with at least one sample, sorted."""
-    rows = store.query("SELECT DISTINCT task, name FROM metrics ORDER BY task, name")
-    return [(row["task"], row["name"]) for row in rows]

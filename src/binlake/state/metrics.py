@@ -36,3 +36,9 @@ def latest(store: StateStore, task: str) -> tuple[float, dict[str, float]] | Non
         return None
     values = store.query("SELECT name, value FROM metrics WHERE task = ? AND time = ?", (task, at))
     return at, {r["name"]: r["value"] for r in values}
+
+
+def recorded(store: StateStore) -> list[tuple[str, str]]:
+    """(task, metric name) of every series with at least one sample, sorted."""
+    rows = store.query("SELECT DISTINCT task, name FROM metrics ORDER BY task, name")
+    return [(row["task"], row["name"]) for row in rows]
