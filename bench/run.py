@@ -237,6 +237,10 @@ class CdcBench(cdc.Bench):
             log(f"  cdc {contender} ...")
             run = self._run_c_decoder(run_dir)
             run.detail.update(waited)
+            log(
+                f"    {run.seconds:.1f} s, {run.rate:,.0f} changes/s, peak RSS {run.peak_rss_bytes / MIB:.0f} MiB, "
+                f"CPU {run.cpu_seconds:.1f} s (others {run.detail.get('other_cpu_seconds')} s)"
+            )
         else:
             previous = os.environ.pop("BINLAKE_PURE_PYTHON", None)
             if contender == "binlake-python":
@@ -464,6 +468,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def save_partial(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    """What is measured so far, in case a later part fails or is interrupted."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "run-partial.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
 def cdc_args(args: argparse.Namespace) -> argparse.Namespace:
     """The options bench/cdc.py's Bench reads."""
     return argparse.Namespace(
@@ -499,12 +509,17 @@ def main(argv: list[str] | None = None) -> int:
             full_load = FullLoad(args, server)
             if args.full_load:
                 result["full_load"] = full_load.compare()
+                save_partial(args, result)
             if args.sizes:
                 result["memory_series"] = full_load.memory_series()
+                save_partial(args, result)
         if args.cdc and args.workloads:
             bench = CdcBench(cdc_args(args))
             bench.start_on(server)
-            result["cdc"] = {w: bench.compare(w, args.cdc, args.rounds) for w in args.workloads}
+            result["cdc"] = {}
+            for workload in args.workloads:
+                result["cdc"][workload] = bench.compare(workload, args.cdc, args.rounds)
+                save_partial(args, result)
     finally:
         server.destroy()
         if bench is not None and bench.source_copy is not None:
