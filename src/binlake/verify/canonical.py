@@ -19,9 +19,9 @@ same value; the forms were chosen because both engines can produce them exactly:
 * binary (BINARY, VARBINARY, BLOB, character set binary, spatial types as stored): upper-case hex.
 
 A row's text joins its columns' texts with '|'; text columns are prefixed with their length in bytes, so no
-value can imitate a separator, and NULL is 'N' (no other form is 'N'). Its hash is the first 64 bits of its
-MD5 (16 hex digits). DECIMAL wider than 38 digits, which DuckDB cannot read exactly, is read from the lake with pyarrow
-as text (``wide_decimals.py``).
+value can imitate a separator (MEDIUM/LONG TEXT and BLOB enter it as the MD5 of their bytes instead), and NULL
+is 'N' (no other form is 'N'). Its hash is the first 64 bits of its MD5 (16 hex digits). DECIMAL wider than 38
+digits, which DuckDB cannot read exactly, is read from the lake with pyarrow as text (``wide_decimals.py``).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ TEXT_KINDS = {
     "inet4",
     "inet6",
 }
+LARGE_KINDS = {"mediumtext", "longtext", "mediumblob", "longblob"}
 NULL_FORM = "'N'"
 SEPARATOR = "'|'"
 SIGNIFICAND = 4503599627370496  # 2**52
@@ -65,6 +66,9 @@ class Form:
     kind: str  # 'integer', 'decimal', 'float', 'date', 'datetime', 'timestamp', 'time', 'text', 'binary'
     source: str
     target: str
+    # MEDIUM/LONG TEXT and BLOB enter the row text as the MD5 of their bytes (source, target expressions), so
+    # that a row's text stays far below max_allowed_packet (CONCAT and HEX give NULL above it).
+    digest: tuple[str, str] | None = None
 
     @property
     def is_text(self) -> bool:
@@ -162,14 +166,18 @@ def form(column: Column, name: str) -> Form:
         )
     if kind == "time":
         return Form(name, "time", f"CAST(CAST(TIME_TO_SEC({q}) * 1000000 AS SIGNED) AS CHAR)", f"CAST({t} AS VARCHAR)")
+    large = kind in LARGE_KINDS
     if kind in TEXT_KINDS and column.character_set != "binary":
-        return Form(name, "text", f"CONVERT({q} USING utf8mb4)", t)
-    return Form(name, "binary", f"HEX({q})", f"hex({t})")
+        text = f"CONVERT({q} USING utf8mb4)"
+        return Form(name, "text", text, t, (f"MD5({text})", f"md5({t})") if large else None)
+    return Form(name, "binary", f"HEX({q})", f"hex({t})", (f"MD5({q})", f"md5({t})") if large else None)
 
 
 def row_text_mariadb(forms: Sequence[Form]) -> str:
     cells = [
-        f"COALESCE(CONCAT(LENGTH({f.source}), ':', {f.source}), {NULL_FORM})"
+        f"COALESCE({f.digest[0]}, {NULL_FORM})"
+        if f.digest
+        else f"COALESCE(CONCAT(LENGTH({f.source}), ':', {f.source}), {NULL_FORM})"
         if f.is_text
         else f"COALESCE({f.source}, {NULL_FORM})"
         for f in forms
@@ -180,7 +188,9 @@ def row_text_mariadb(forms: Sequence[Form]) -> str:
 def row_text_duckdb(forms: Sequence[Form]) -> str:
     # || and not concat(): DuckDB's concat() takes NULL for '', MariaDB's CONCAT() gives NULL.
     cells = [
-        f"COALESCE(CAST(strlen({f.target}) AS VARCHAR) || ':' || {f.target}, {NULL_FORM})"
+        f"COALESCE({f.digest[1]}, {NULL_FORM})"
+        if f.digest
+        else f"COALESCE(CAST(strlen({f.target}) AS VARCHAR) || ':' || {f.target}, {NULL_FORM})"
         if f.is_text
         else f"COALESCE({f.target}, {NULL_FORM})"
         for f in forms

@@ -313,6 +313,8 @@ def _row_text(forms: list[Form], row: tuple[str | None, ...]) -> str:
     for f, value in zip(forms, row, strict=True):
         if value is None:
             cells.append("N")
+        elif f.digest:
+            cells.append(hashlib.md5(value.encode() if f.is_text else bytes.fromhex(value)).hexdigest())
         elif f.is_text:
             cells.append(f"{len(value.encode())}:{value}")
         else:
