@@ -336,7 +336,8 @@ def child_binlake(args: argparse.Namespace) -> dict[str, Any]:
             "source: row hashes by the server → DuckDB": marks["source_end"] - marks["source_start"],
             "target cut + merge (concurrent)": marks["target_end"] - marks["target_start"],
             "after the source: rest of the target": max(0.0, marks["target_end"] - marks["source_end"]),
-            "target hashes + counts": marks["compare_start"] - max(marks["target_end"], marks["source_end"]),
+            "counts (and the target's hashes before 2026-11-30)": marks["compare_start"]
+            - max(marks["target_end"], marks["source_end"]),
             "join by key + examples": marks["compare_end"] - marks["compare_start"],
             "close": finished - marks["compare_end"],
         }

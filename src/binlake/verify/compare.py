@@ -123,15 +123,16 @@ def compare_table(
         key_forms = [(columns[k], by_name[k]) for k in key]
         source_table = plan.source.qualified
 
-        # The target is merged by DuckDB's own threads while the source server hashes its rows.
+        # The target is merged and hashed by DuckDB's own threads while the source server hashes its rows.
+        key_only = [f for _, f in key_forms]
         target_cursor = db.cursor()
         loading: list[BaseException] = []
         loader = threading.Thread(
-            target=_load_target_into, args=(target_cursor, lake, table, position, target_columns, names, loading)
+            target=_load_target_into,
+            args=(target_cursor, lake, table, position, target_columns, names, key_only, forms, loading),
         )
         loader.start()
         try:
-            key_only = [f for _, f in key_forms]
             hashes = source_hashes(raw, source_table, key_only, forms)
             db.register("source_stream", pa.RecordBatchReader.from_batches(hash_schema(key_only), hashes))
             db.execute("CREATE TABLE source_hashes AS SELECT * FROM source_stream")
@@ -141,7 +142,6 @@ def compare_table(
             target_cursor.close()
         if loading:
             raise loading[0]
-        db.execute(f"CREATE TABLE target_hashes AS {target_hashes_sql('target', key_only, forms)}")
         result.source_rows = db.execute("SELECT count(*) FROM source_hashes").fetchone()[0]
         result.target_rows = db.execute("SELECT count(*) FROM target_hashes").fetchone()[0]
         if key_forms:
@@ -161,10 +161,13 @@ def _load_target_into(
     position: BinlogPosition,
     columns: list[str],
     names: list[str],
+    key: list[Form],
+    forms: list[Form],
     errors: list[BaseException],
 ) -> None:
     try:
         _load_target(db, lake, table, position, columns, names)
+        db.execute(f"CREATE TABLE target_hashes AS {target_hashes_sql('target', key, forms)}")
     except BaseException as exc:  # handed to the comparing thread
         errors.append(exc)
 
