@@ -12,8 +12,8 @@ Then, each in a child process of its own, one after the other (``--repeat`` roun
 
 * ``binlake``: ``binlake.verify.compare.compare_table`` on orders, wired as ``binlake verify`` does
   (checks.py ``rows_match``), ``wait_for_checkpoint`` a no-op since the task is stopped. The child times
-  its phases (setup, snapshot, the server's checksums of the source, target cut and merge, target checksums,
-  drill-down) by wrapping the module's functions; the target merge overlaps the source side (a thread).
+  its phases (setup, snapshot, the server's row hashes of the source, target cut and merge, target hashes,
+  join and examples) by wrapping the module's functions; the target merge overlaps the source side (a thread).
 * ``binlake-old``: the same child on src/binlake as of ``--old-commit`` (by default the commit before the source
   server computed the source side: the source decoded by the full load's own code into DuckDB, both sides hashed
   there), taken with ``git archive``, so the two compares run in the same rounds, interleaved.
@@ -315,23 +315,31 @@ def child_binlake(args: argparse.Namespace) -> dict[str, Any]:
     marks["setup"] = time.perf_counter()
     compare_module.start_consistent_snapshot = wrap("snapshot", compare_module.start_consistent_snapshot)
     compare_module._load_target = wrap("target", compare_module._load_target)
-    if hasattr(compare_module, "source_sums"):  # the source server checksums its side (since issue 11)
-        compare_module.plan_buckets = wrap("buckets", compare_module.plan_buckets)
-        compare_module.source_sums = wrap("source", compare_module.source_sums)
-        compare_module._drill_down = wrap("drill", compare_module._drill_down)
+    if hasattr(compare_module, "source_hashes"):  # the source server hashes its rows (since issue 11)
+        source_hashes = compare_module.source_hashes
+
+        def timed_hashes(*a: Any, **k: Any) -> Iterator[Any]:
+            marks["source_start"] = time.perf_counter()
+            yield from source_hashes(*a, **k)
+            marks["source_end"] = time.perf_counter()
+
+        compare_module.source_hashes = timed_hashes
+        compare_module._compare_by_key = wrap("compare", compare_module._compare_by_key)
+        compare_module._compare_multisets = wrap("compare", compare_module._compare_multisets)
         result = compare_table(lake, table, plan, address, lambda position: None)
         finished = time.perf_counter()
         phases = {
             "imports": marks["imported"] - started,
             "setup (state, lake, describe)": marks["setup"] - marks["imported"],
             "snapshot": marks["snapshot_end"] - marks["setup"],
-            "source: count + key range": marks["buckets_end"] - marks["buckets_start"],
-            "source: checksums by the server": marks["source_end"] - marks["source_start"],
+            "file listing + footers": marks["source_start"] - marks["snapshot_end"],
+            "source: row hashes by the server → DuckDB": marks["source_end"] - marks["source_start"],
             "target cut + merge (concurrent)": marks["target_end"] - marks["target_start"],
             "after the source: rest of the target": max(0.0, marks["target_end"] - marks["source_end"]),
-            "target checksums": (marks.get("drill_start") or finished) - max(marks["target_end"], marks["source_end"]),
-            "drill-down of differing buckets": marks.get("drill_end", 0.0) - marks.get("drill_start", 0.0),
-            "close": finished - (marks.get("drill_end") or finished),
+            "counts (and the target's hashes before 2026-11-30)": marks["compare_start"]
+            - max(marks["target_end"], marks["source_end"]),
+            "join by key + examples": marks["compare_end"] - marks["compare_start"],
+            "close": finished - marks["compare_end"],
         }
     else:  # the compare before issue 11: the source decoded by the full load's code, hashed in DuckDB
         read_batches = compare_module.read_batches

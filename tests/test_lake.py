@@ -174,7 +174,6 @@ def test_verify_passes_while_a_workload_writes(
     assert len(report["Checks"]) == 8
     exact = report["Checks"][3]["Details"][f"{database}.orders"]
     assert exact["DifferingKeys"] == 0 and exact["SourceRows"] == exact["TargetRows"]
-    assert exact["DifferingBuckets"] == 0  # the source server's checksums and DuckDB's agree
     assert report["Checks"][4]["Details"]["LatencySeconds"] < 30
     # The probe stays out of the user's data: nothing of it in the lake, the statistics or the catalog.
     wait_for(lambda: task_row(binlake.state_dir, guide)["cdc_checkpoint"], what="checkpoint")

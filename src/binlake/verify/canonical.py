@@ -1,12 +1,13 @@
 """One canonical text per value, computed by two engines: MariaDB (over the source) and DuckDB (over the lake).
 
-verify's exact compare checksums the source inside MariaDB itself, with these SQL expressions, so that the
+verify's exact compare hashes the source inside MariaDB itself, with these SQL expressions, so that the
 full load's decoder (``source/types.py``, ``capture/snapshot.py``) plays no part in the source side: a value it
 decodes wrongly into the lake shows up as a difference. Both expressions of a type give the same text for the
 same value; the forms were chosen because both engines can produce them exactly:
 
 * integers, YEAR, BIT: decimal digits (``x+0`` in MariaDB drops ZEROFILL's padding and YEAR's '0000');
-* DECIMAL(p,s): MariaDB's text with s decimals (DuckDB prints '-.5' where MariaDB prints '-0.5': patched);
+* DECIMAL(p,s): MariaDB's text with s decimals (DuckDB prints '-.5' for DECIMAL(p,p) where MariaDB prints
+  '-0.5': patched);
 * FLOAT/DOUBLE: ``[-]MpE`` with M the 53-bit significand as an integer and E the binary exponent, computed
   with exact arithmetic (divisions by powers of two) because the two engines print doubles differently;
   zero (and -0) is '0';
@@ -18,9 +19,9 @@ same value; the forms were chosen because both engines can produce them exactly:
 * binary (BINARY, VARBINARY, BLOB, character set binary, spatial types as stored): upper-case hex.
 
 A row's text joins its columns' texts with '|'; text columns are prefixed with their length in bytes, so no
-value can imitate a separator, and NULL is 'N' (no other form is 'N'). Its checksum is the first 64 bits of
-its MD5. DECIMAL wider than 38 digits, which DuckDB cannot read exactly, is read from the lake with pyarrow
-as text (``wide_decimals.py``).
+value can imitate a separator (MEDIUM/LONG TEXT and BLOB enter it as the MD5 of their bytes instead), and NULL
+is 'N' (no other form is 'N'). Its hash is the first 64 bits of its MD5 (16 hex digits). DECIMAL wider than 38
+digits, which DuckDB cannot read exactly, is read from the lake with pyarrow as text (``wide_decimals.py``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ TEXT_KINDS = {
     "inet4",
     "inet6",
 }
+LARGE_KINDS = {"mediumtext", "longtext", "mediumblob", "longblob"}
 NULL_FORM = "'N'"
 SEPARATOR = "'|'"
 SIGNIFICAND = 4503599627370496  # 2**52
@@ -64,6 +66,9 @@ class Form:
     kind: str  # 'integer', 'decimal', 'float', 'date', 'datetime', 'timestamp', 'time', 'text', 'binary'
     source: str
     target: str
+    # MEDIUM/LONG TEXT and BLOB enter the row text as the MD5 of their bytes (source, target expressions), so
+    # that a row's text stays far below max_allowed_packet (CONCAT and HEX give NULL above it).
+    digest: tuple[str, str] | None = None
 
     @property
     def is_text(self) -> bool:
@@ -132,7 +137,10 @@ def form(column: Column, name: str) -> Form:
     if kind in ("decimal", "numeric"):
         if (column.numeric_precision or 10) > 38:  # read from the lake as text already (wide_decimals.py)
             return Form(name, "decimal", f"CAST({q} AS CHAR)", t)
-        return Form(name, "decimal", f"CAST({q} AS CHAR)", f"regexp_replace(CAST({t} AS VARCHAR), '^(-?)\\.', '\\10.')")
+        text = f"CAST({t} AS VARCHAR)"
+        if column.numeric_scale == column.numeric_precision:  # no integer digit: DuckDB prints '-.5'
+            text = f"regexp_replace({text}, '^(-?)\\.', '\\10.')"
+        return Form(name, "decimal", f"CAST({q} AS CHAR)", text)
     if kind in ("float", "double", "real"):
         return Form(name, "float", _float_mariadb(f"CAST({q} AS DOUBLE)"), _float_duckdb(f"CAST({t} AS DOUBLE)"))
     if kind == "date":
@@ -158,14 +166,18 @@ def form(column: Column, name: str) -> Form:
         )
     if kind == "time":
         return Form(name, "time", f"CAST(CAST(TIME_TO_SEC({q}) * 1000000 AS SIGNED) AS CHAR)", f"CAST({t} AS VARCHAR)")
+    large = kind in LARGE_KINDS
     if kind in TEXT_KINDS and column.character_set != "binary":
-        return Form(name, "text", f"CONVERT({q} USING utf8mb4)", t)
-    return Form(name, "binary", f"HEX({q})", f"hex({t})")
+        text = f"CONVERT({q} USING utf8mb4)"
+        return Form(name, "text", text, t, (f"MD5({text})", f"md5({t})") if large else None)
+    return Form(name, "binary", f"HEX({q})", f"hex({t})", (f"MD5({q})", f"md5({t})") if large else None)
 
 
 def row_text_mariadb(forms: Sequence[Form]) -> str:
     cells = [
-        f"COALESCE(CONCAT(LENGTH({f.source}), ':', {f.source}), {NULL_FORM})"
+        f"COALESCE({f.digest[0]}, {NULL_FORM})"
+        if f.digest
+        else f"COALESCE(CONCAT(LENGTH({f.source}), ':', {f.source}), {NULL_FORM})"
         if f.is_text
         else f"COALESCE({f.source}, {NULL_FORM})"
         for f in forms
@@ -176,7 +188,9 @@ def row_text_mariadb(forms: Sequence[Form]) -> str:
 def row_text_duckdb(forms: Sequence[Form]) -> str:
     # || and not concat(): DuckDB's concat() takes NULL for '', MariaDB's CONCAT() gives NULL.
     cells = [
-        f"COALESCE(CAST(strlen({f.target}) AS VARCHAR) || ':' || {f.target}, {NULL_FORM})"
+        f"COALESCE({f.digest[1]}, {NULL_FORM})"
+        if f.digest
+        else f"COALESCE(CAST(strlen({f.target}) AS VARCHAR) || ':' || {f.target}, {NULL_FORM})"
         if f.is_text
         else f"COALESCE({f.target}, {NULL_FORM})"
         for f in forms

@@ -155,8 +155,6 @@ class Verifier:
                 "SourceRows": r.source_rows,
                 "TargetRows": r.target_rows,
                 "DifferingKeys": r.differing_keys,
-                "Buckets": r.buckets,
-                "DifferingBuckets": r.differing_buckets,
                 "Examples": r.examples,
                 "MissingColumns": r.missing_columns,
             }

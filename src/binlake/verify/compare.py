@@ -7,15 +7,16 @@ transaction committed at or before P (CDC files carry their commit positions in 
 changing.
 
 The source side is computed by the source server, not by binlake's decoder: inside the snapshot, MariaDB
-checksums buckets of rows over a canonical text of each value (``canonical.py``, ``checksum.py``), and DuckDB
-computes the same checksums over the lake's current state. Only the buckets that differ are read again, as
-canonical text with a plain cursor, and compared row by row and column by column. A value the full load
-decoded wrongly therefore shows up as a difference, with its key and column. A table without a primary key
-is compared as a multiset of whole rows (duplicates count).
+hashes every row over a canonical text of each value (``canonical.py``, ``checksum.py``) and sends the key and
+the hash; DuckDB computes the same over the lake's current state; the two are joined by key. Only the first
+differing rows are read again, as canonical text with a plain cursor, to name their differing columns. A value
+the full load decoded wrongly therefore shows up as a difference, with its key and column. A table without a
+primary key is compared as a multiset of whole rows (duplicates count).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -35,8 +36,17 @@ from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress, connect
 from binlake.source.plan import TablePlan
-from binlake.verify.canonical import Form, form
-from binlake.verify.checksum import Buckets, differing, plan_buckets, source_rows, source_sums, target_sums_sql
+from binlake.source.types import Column
+from binlake.verify.canonical import Form, form, row_text_duckdb
+from binlake.verify.checksum import (
+    HASH,
+    hash_schema,
+    source_hash_filter,
+    source_hashes,
+    source_key_filter,
+    source_rows,
+    target_hashes_sql,
+)
 from binlake.verify.wide_decimals import wide_decimal_columns, wide_decimal_texts
 
 SHOWN_DIFFERENCES = 5
@@ -49,8 +59,6 @@ class TableComparison:
     source_rows: int = 0
     target_rows: int = 0
     differing_keys: int = 0
-    buckets: int = 0  # buckets of rows checksummed on both sides
-    differing_buckets: int = 0  # buckets whose checksums differ: their rows were read again and compared
     examples: list[dict[str, Any]] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
 
@@ -115,60 +123,35 @@ def compare_table(
         key_forms = [(columns[k], by_name[k]) for k in key]
         source_table = plan.source.qualified
 
-        # The target is merged by DuckDB's own threads while the source server checksums its side.
+        # The target is merged and hashed by DuckDB's own threads while the source server hashes its rows.
+        key_only = [f for _, f in key_forms]
         target_cursor = db.cursor()
         loading: list[BaseException] = []
         loader = threading.Thread(
-            target=_load_target_into, args=(target_cursor, lake, table, position, target_columns, names, loading)
+            target=_load_target_into,
+            args=(target_cursor, lake, table, position, target_columns, names, key_only, forms, loading),
         )
         loader.start()
         try:
-            buckets = plan_buckets(raw, source_table, key_forms, forms)
-            source = source_sums(raw, source_table, forms, buckets)
+            hashes = source_hashes(raw, source_table, key_only, forms)
+            db.register("source_stream", pa.RecordBatchReader.from_batches(hash_schema(key_only), hashes))
+            db.execute("CREATE TABLE source_hashes AS SELECT * FROM source_stream")
+            db.unregister("source_stream")
         finally:
             loader.join()
             target_cursor.close()
         if loading:
             raise loading[0]
-        target = {
-            int(b): (int(n), int(s or 0))
-            for b, n, s in db.execute(target_sums_sql("target", forms, buckets)).fetchall()
-        }
-        result.source_rows = sum(n for n, _ in source.values())
-        result.target_rows = sum(n for n, _ in target.values())
-        chosen = differing(source, target)
-        result.buckets, result.differing_buckets = len(source.keys() | target.keys()), len(chosen)
-        if chosen:
-            _drill_down(db, raw, result, source_table, forms, key, buckets, chosen)
+        ((result.source_rows,),) = db.execute("SELECT count(*) FROM source_hashes").fetchall()
+        ((result.target_rows,),) = db.execute("SELECT count(*) FROM target_hashes").fetchall()
+        if key_forms:
+            _compare_by_key(db, raw, result, source_table, forms, key_forms)
+        else:
+            _compare_multisets(db, raw, result, source_table, forms)
         return result
     finally:
         db.close()
         raw.close()
-
-
-def _drill_down(
-    db: duckdb.DuckDBPyConnection,
-    raw: Any,
-    result: TableComparison,
-    source_table: str,
-    forms: list[Form],
-    key: list[str],
-    buckets: Buckets,
-    chosen: list[int],
-) -> None:
-    """The rows of the differing buckets, source (canonical text from the server) against target."""
-    schema = pa.schema([pa.field(f.name, pa.string()) for f in forms])
-    reader = pa.RecordBatchReader.from_batches(schema, source_rows(raw, source_table, forms, buckets, chosen))
-    db.register("source_stream", reader)
-    db.execute("CREATE TABLE source AS SELECT * FROM source_stream")
-    db.unregister("source_stream")
-    db.execute(f"CREATE TABLE chosen AS SELECT unnest({[int(b) for b in chosen]}::HUGEINT[]) AS _binlake_b")
-    texts = ", ".join(f"{f.target} AS {ident(f.name)}" for f in forms)
-    db.execute(
-        f"CREATE TABLE target_rows AS SELECT {texts} FROM target "
-        f"WHERE ({buckets.target}) IN (SELECT _binlake_b FROM chosen)"
-    )
-    _compare(db, result, forms, key)
 
 
 def _load_target_into(
@@ -178,10 +161,13 @@ def _load_target_into(
     position: BinlogPosition,
     columns: list[str],
     names: list[str],
+    key: list[Form],
+    forms: list[Form],
     errors: list[BaseException],
 ) -> None:
     try:
         _load_target(db, lake, table, position, columns, names)
+        db.execute(f"CREATE TABLE target_hashes AS {target_hashes_sql('target', key, forms)}")
     except BaseException as exc:  # handed to the comparing thread
         errors.append(exc)
 
@@ -220,53 +206,123 @@ def _load_target(
     db.execute(f"CREATE TABLE target AS {current}")
 
 
-def _compare(db: duckdb.DuckDBPyConnection, result: TableComparison, forms: list[Form], key: list[str]) -> None:
-    names = [f.name for f in forms]
-    by_name = {f.name: f for f in forms}
-    selected = ", ".join(ident(n) for n in names)
-    if not key:
-        # No key: compare as multisets of whole rows.
-        diff = (
-            f"(SELECT {selected} FROM source EXCEPT ALL SELECT {selected} FROM target_rows) UNION ALL "
-            f"(SELECT {selected} FROM target_rows EXCEPT ALL SELECT {selected} FROM source)"
-        )
-        ((result.differing_keys,),) = db.execute(f"SELECT count(*) FROM ({diff})").fetchall()
-        rows = db.execute(f"SELECT * FROM ({diff}) LIMIT {SHOWN_DIFFERENCES}").fetchall()
-        result.examples = [{"row": {n: by_name[n].show(v) for n, v in zip(names, r, strict=True)}} for r in rows]
-        return
-    keys = ", ".join(ident(k) for k in key)
-    others = [n for n in names if n not in key]
-    picked = ", ".join(
-        [f"{ident(k)}" for k in key]
-        + [f"s.{ident(n)} AS {ident('s_' + n)}, t.{ident(n)} AS {ident('t_' + n)}" for n in others]
-        + ["s._binlake_in", "t._binlake_in"]
-    )
-    differs = " OR ".join(f"s.{ident(n)} IS DISTINCT FROM t.{ident(n)}" for n in others) or "false"
-    order = ", ".join(f"TRY_CAST({ident(k)} AS HUGEINT)" if by_name[k].kind == "integer" else ident(k) for k in key)
+def _compare_by_key(
+    db: duckdb.DuckDBPyConnection,
+    raw: Any,
+    result: TableComparison,
+    source_table: str,
+    forms: list[Form],
+    key_forms: list[tuple[Column, Form]],
+) -> None:
+    """Rows joined by key; the first differing ones read again from both sides, column by column."""
+    key = [f for _, f in key_forms]
+    keys = ", ".join(ident(f.name) for f in key)
+    h = ident(HASH)
     db.execute(
-        f"CREATE TEMP TABLE differences AS SELECT {picked} FROM "
-        "(SELECT *, true AS _binlake_in FROM source) s FULL OUTER JOIN "
-        "(SELECT *, true AS _binlake_in FROM target_rows) t "
-        f"USING ({keys}) WHERE s._binlake_in IS NULL OR t._binlake_in IS NULL OR {differs}"
+        f"CREATE TEMP TABLE differences AS SELECT {keys}, s.{h} AS _in_source, t.{h} AS _in_target "
+        f"FROM source_hashes s FULL OUTER JOIN target_hashes t USING ({keys}) WHERE s.{h} IS DISTINCT FROM t.{h}"
     )
     ((result.differing_keys,),) = db.execute("SELECT count(*) FROM differences").fetchall()
-    rows = db.execute(f"SELECT * FROM differences ORDER BY {order} LIMIT {SHOWN_DIFFERENCES}").fetchall()
-    for row in rows:
-        values = dict(zip([*key, *(f"{side}_{n}" for n in others for side in ("s", "t"))], row, strict=False))
-        in_source, in_target = row[-2] is not None, row[-1] is not None
-        example: dict[str, Any] = {"key": {k: by_name[k].show(values[k]) for k in key}}
+    order = ", ".join(f"TRY_CAST({ident(f.name)} AS HUGEINT)" if f.kind == "integer" else ident(f.name) for f in key)
+    first = db.execute(f"SELECT * FROM differences ORDER BY {order} LIMIT {SHOWN_DIFFERENCES}").fetchall()
+    if not first:
+        return
+    values = [row[: len(key)] for row in first]
+    source = {row[: len(key)]: row for row in _source_rows_by_key(raw, source_table, forms, key_forms, values)}
+    where = " OR ".join("(" + " AND ".join(f"{f.target} IS NOT DISTINCT FROM ?" for f in key) + ")" for _ in values)
+    texts = ", ".join(f.target for f in [*key, *(f for f in forms if f not in key)])
+    target = {
+        row[: len(key)]: row
+        for row in db.execute(
+            f"SELECT {texts} FROM target WHERE {where}", [v for row in values for v in row]
+        ).fetchall()
+    }
+    others = [f for f in forms if f not in key]
+    for row in first:
+        key_values = row[: len(key)]
+        example: dict[str, Any] = {"key": {f.name: f.show(v) for f, v in zip(key, key_values, strict=True)}}
+        in_source, in_target = row[len(key)] is not None, row[len(key) + 1] is not None
         if not in_target:
             example["problem"] = "missing in target"
         elif not in_source:
             example["problem"] = "not in source"
         else:
             example["problem"] = "values differ"
-            example["columns"] = {
-                n: {"source": by_name[n].show(values[f"s_{n}"]), "target": by_name[n].show(values[f"t_{n}"])}
-                for n in others
-                if values[f"s_{n}"] != values[f"t_{n}"]
-            }
+            s_row, t_row = source.get(key_values), target.get(key_values)
+            if s_row is not None and t_row is not None:
+                example["columns"] = {
+                    f.name: {"source": f.show(s), "target": f.show(t)}
+                    for f, s, t in zip(others, s_row[len(key) :], t_row[len(key) :], strict=True)
+                    if s != t
+                }
         result.examples.append(example)
+
+
+def _source_rows_by_key(
+    raw: Any,
+    source_table: str,
+    forms: list[Form],
+    key_forms: list[tuple[Column, Form]],
+    values: list[tuple[str | None, ...]],
+) -> list[tuple[str | None, ...]]:
+    key = [f for _, f in key_forms]
+    ordered = [*key, *(f for f in forms if f not in key)]
+    return source_rows(raw, source_table, ordered, source_key_filter(key_forms, values))
+
+
+def _compare_multisets(
+    db: duckdb.DuckDBPyConnection, raw: Any, result: TableComparison, source_table: str, forms: list[Form]
+) -> None:
+    """No key: the multisets of row hashes; the first differing rows read again from the side that has them."""
+    h = ident(HASH)
+    diff = (
+        f"(SELECT {h}, 'source' AS side FROM (SELECT {h} FROM source_hashes EXCEPT ALL "
+        f"SELECT {h} FROM target_hashes)) UNION ALL "
+        f"(SELECT {h}, 'target' AS side FROM (SELECT {h} FROM target_hashes EXCEPT ALL "
+        f"SELECT {h} FROM source_hashes))"
+    )
+    db.execute(f"CREATE TEMP TABLE differences AS {diff}")
+    ((result.differing_keys,),) = db.execute("SELECT count(*) FROM differences").fetchall()
+    first = db.execute(f"SELECT {h}, side FROM differences ORDER BY side, {h} LIMIT {SHOWN_DIFFERENCES}").fetchall()
+    wanted = [value for value, _ in first]
+    if not wanted:
+        return
+
+    def row_hash(row: tuple[str | None, ...]) -> str:
+        return hashlib.md5(_row_text(forms, row).encode()).hexdigest()[:16]
+
+    from_source = {
+        row_hash(row): row for row in source_rows(raw, source_table, forms, source_hash_filter(forms, wanted))
+    }
+    texts = ", ".join(f.target for f in forms)
+    hashed = f"substr(md5({row_text_duckdb(forms)}), 1, 16)"
+    placeholders = ", ".join("?" for _ in wanted)
+    from_target = {
+        r[-1]: r[:-1]
+        for r in db.execute(
+            f"SELECT {texts}, {hashed} FROM target WHERE {hashed} IN ({placeholders})", wanted
+        ).fetchall()
+    }
+
+    for value, side in first:
+        row = (from_source if side == "source" else from_target).get(value)
+        if row is not None:
+            result.examples.append({"row": {f.name: f.show(v) for f, v in zip(forms, row, strict=True)}})
+
+
+def _row_text(forms: list[Form], row: tuple[str | None, ...]) -> str:
+    """The row text ``canonical.row_text_*`` builds in SQL, built here from the canonical texts."""
+    cells = []
+    for f, value in zip(forms, row, strict=True):
+        if value is None:
+            cells.append("N")
+        elif f.digest:
+            cells.append(hashlib.md5(value.encode() if f.is_text else bytes.fromhex(value)).hexdigest())
+        elif f.is_text:
+            cells.append(f"{len(value.encode())}:{value}")
+        else:
+            cells.append(value)
+    return "|".join(cells)
 
 
 def wait_until(check: Callable[[], bool], deadline_seconds: float) -> bool:
