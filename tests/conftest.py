@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -18,6 +20,7 @@ import pytest
 
 from binlake.cli.main import main
 from binlake.sandbox import Sandbox, SandboxInfo, free_port
+from binlake.state.store import STATE_FILE
 
 # The S3 server fixtures (moto, s3_env, s3, s3_bucket): a moto server per test module that asks for one.
 pytest_plugins = ["tests.s3server"]
@@ -124,8 +127,24 @@ class Binlake:
 
 
 @pytest.fixture
-def binlake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Binlake:
-    return Binlake(tmp_path / "state", capsys)
+def binlake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Binlake]:
+    instance = Binlake(tmp_path / "state", capsys)
+    yield instance
+    stop_leftover_tasks(instance.state_dir)
+
+
+def stop_leftover_tasks(state_dir: Path) -> None:
+    """A test that failed before stopping its detached tasks would leave them running after the run."""
+    database = state_dir / STATE_FILE
+    if not database.exists():
+        return
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        pids = [pid for (pid,) in db.execute("SELECT pid FROM tasks WHERE pid IS NOT NULL")]
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            # Only a process of this state directory: a recorded pid may since belong to another process.
+            if pid != os.getpid() and str(state_dir).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
