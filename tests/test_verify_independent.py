@@ -196,6 +196,7 @@ def test_a_fault_in_the_full_load_decoder_is_found(
             values = [b"3.01" if v == b"3.00" else v for v in values]
         return real_decode(values, column, counters)
 
+    monkeypatch.setenv("BINLAKE_PURE_PYTHON", "1")  # the fault is in the pure-Python decoder
     monkeypatch.setattr(types, "parse_time", parse_time)
     monkeypatch.setattr(snapshot, "decode_text_column", decode)
     run_full_load(binlake, database, 3)
