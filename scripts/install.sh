@@ -37,4 +37,10 @@ if ! { .venv/bin/python -m pip install -q --upgrade pip &&
     echo "pip install failed (log above, also in $log)" >&2
     exit 1
 fi
+# A plain DuckDB for the test that runs a `crawl --dialect duckdb` script over S3 with no binlake code: the httpfs
+# and aws extensions download themselves at first use (impossible offline), and PyPI carries them for DuckDB 1.4.4.
+# Optional: without it that test checks the script's text only.
+[ -x .venv-duckdb-cli/bin/python ] || python3 -m venv .venv-duckdb-cli
+.venv-duckdb-cli/bin/python -m pip install -q "duckdb==1.4.4" "duckdb-ext-httpfs==1.4.4.*" "duckdb-ext-aws==1.4.4.*" \
+    >.venv-duckdb-cli/install.log 2>&1 || echo "note: no plain DuckDB with httpfs (see .venv-duckdb-cli/install.log)" >&2
 echo "binlake installed: $(.venv/bin/binlake --version 2>/dev/null || .venv/bin/python -c 'import binlake; print(binlake.__version__)')"

@@ -415,8 +415,9 @@ def test_duckdb_script_for_an_s3_target(
     the credentials from the environment (never written into the script) and the views over ``s3://``.
 
     DuckDB's httpfs and aws extensions download themselves, which fails offline, and PyPI carries them for
-    DuckDB 1.4.4 only; so the script is run when BINLAKE_DUCKDB_HTTPFS_PYTHON names a Python whose duckdb can
-    load them (duckdb==1.4.4 duckdb-ext-httpfs duckdb-ext-aws), in a fresh connection, with nothing else."""
+    DuckDB 1.4.4 only; so the script is run by the plain DuckDB that scripts/install.sh puts in
+    .venv-duckdb-cli (or the Python BINLAKE_DUCKDB_HTTPFS_PYTHON names) with duckdb==1.4.4 duckdb-ext-httpfs
+    duckdb-ext-aws, in a fresh connection, with nothing else."""
     import os
     import subprocess
 
@@ -441,7 +442,8 @@ def test_duckdb_script_for_an_s3_target(
         f"REGION 'us-east-1', ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false, SCOPE 's3://{s3_bucket}');"
     ) in text
     assert f"read_parquet(['s3://{s3_bucket}/hub/{database}/readings/**/*.parquet']" in text
-    python = os.environ.get("BINLAKE_DUCKDB_HTTPFS_PYTHON")
+    plain = Path(__file__).parent.parent / ".venv-duckdb-cli" / "bin" / "python"  # scripts/install.sh makes it
+    python = os.environ.get("BINLAKE_DUCKDB_HTTPFS_PYTHON") or (str(plain) if plain.exists() else None)
     if not python:
         return
     program = (
