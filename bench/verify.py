@@ -71,6 +71,9 @@ from typing import Any
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/harness.py, imported as a sibling module
+from harness import TreeSampler
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 DATABASE = "ecommerce_platform"
@@ -88,39 +91,6 @@ NOTES = (None, None, "Leave at the front door", "Gift wrap please 🎁", "配達
 
 
 # -- measuring a child -----------------------------------------------------------------------------------------------
-class TreeSampler(threading.Thread):
-    """Samples the summed RSS of a process and its descendants until stopped."""
-
-    def __init__(self, pid: int, interval: float = 0.02) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.interval = interval
-        self.peak = 0
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.Error:
-            return
-        while not self._stop_event.is_set():
-            total = 0
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                break
-            for proc in procs:
-                with contextlib.suppress(psutil.Error):
-                    total += proc.memory_info().rss
-            self.peak = max(self.peak, total)
-            self._stop_event.wait(self.interval)
-
-    def stop(self) -> int:
-        self._stop_event.set()
-        self.join()
-        return self.peak
-
-
 def measure(
     cmd: list[str], log_path: Path, server_pid: int, timeout: float = 1800.0, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -132,7 +102,7 @@ def measure(
     with open(log_path, "wb") as log:
         started = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-        sampler = TreeSampler(proc.pid)
+        sampler = TreeSampler(proc.pid, interval=0.02)
         sampler.start()
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
