@@ -115,6 +115,7 @@ def commit(
     changes: dict[tuple[str, str], tuple[int, int, int]] | None = None,
     ddls: dict[tuple[str, str], int] | None = None,
     batch: int | None = None,
+    zero_dates: dict[tuple[str, str], int] | None = None,
 ) -> None:
     """Move the task's checkpoint, add the batch's per-table counters and delete its intent, in one durable
     transaction (the store runs with synchronous=FULL): call it only after the batch's files are durable."""
@@ -137,7 +138,7 @@ def commit(
                 task,
             ),
         )
-        statistics.add_changes(db, task, changes or {}, ddls or {})
+        statistics.add_changes(db, task, changes or {}, ddls or {}, zero_dates)
         if batch is not None:
             db.execute("DELETE FROM cdc_intents WHERE task = ? AND batch = ?", (task, batch))
 

@@ -34,7 +34,8 @@ class TableStatistics:
     last_update_time: str | None = None
     estimated_rows: int = 0
     load_files: int = 0
-    zero_dates: int = 0
+    zero_dates: int = 0  # zero or invalid dates the full load wrote as NULL
+    cdc_zero_dates: int = 0  # ... and CDC since
     # The binlog position of the consistent snapshot its LOAD files hold (the CDC handoff point), if known.
     snapshot_position: BinlogPosition | None = None
     primary_key: tuple[str, ...] | None = None  # the target's key columns
@@ -118,7 +119,7 @@ def reset_for_load(
 ) -> None:
     """A table about to be (re)loaded: its full-load figures start again; its CDC counters too, unless the load
     is a reload mid-stream (``keep_cdc_counters``)."""
-    counters = "" if keep_cdc_counters else "inserts = 0, updates = 0, deletes = 0, ddls = 0, "
+    counters = "" if keep_cdc_counters else "inserts = 0, updates = 0, deletes = 0, ddls = 0, cdc_zero_dates = 0, "
     store.execute(
         "INSERT INTO table_statistics (task, schema_name, table_name, target_schema, target_table, "
         "table_state, estimated_rows, last_update_time, primary_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -191,9 +192,10 @@ def add_changes(
     task: str,
     changes: dict[tuple[str, str], tuple[int, int, int]],
     ddls: dict[tuple[str, str], int],
+    zero_dates: dict[tuple[str, str], int] | None = None,
 ) -> None:
-    """Add a CDC batch's (inserts, updates, deletes) and DDL counts per table, inside the checkpoint's own
-    transaction (``db``), so the counters move exactly when the position does."""
+    """Add a CDC batch's (inserts, updates, deletes), DDL and zero-date counts per table, inside the checkpoint's
+    own transaction (``db``), so the counters move exactly when the position does."""
     now = utcnow()
     for (schema, table), (inserts, updates, deletes) in changes.items():
         db.execute(
@@ -206,4 +208,10 @@ def add_changes(
             "UPDATE table_statistics SET ddls = ddls + ?, last_update_time = ? WHERE task = ? AND "
             "schema_name = ? AND table_name = ?",
             (count, now, task, schema, table),
+        )
+    for (schema, table), count in (zero_dates or {}).items():
+        db.execute(
+            "UPDATE table_statistics SET cdc_zero_dates = cdc_zero_dates + ? WHERE task = ? AND schema_name = ? "
+            "AND table_name = ?",
+            (count, task, schema, table),
         )

@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS table_statistics (
     estimated_rows INTEGER NOT NULL DEFAULT 0,
     load_files INTEGER NOT NULL DEFAULT 0,
     zero_dates INTEGER NOT NULL DEFAULT 0,
+    cdc_zero_dates INTEGER NOT NULL DEFAULT 0,
     snapshot_position TEXT,
     primary_key TEXT,
     PRIMARY KEY (task, schema_name, table_name)
@@ -113,6 +114,7 @@ ADDED_COLUMNS = (
     ("tasks", "last_cdc_file", "TEXT"),
     ("tasks", "cdc_open_transactions", "TEXT"),
     ("table_statistics", "primary_key", "TEXT"),
+    ("table_statistics", "cdc_zero_dates", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 

@@ -243,6 +243,8 @@ def describe_table_statistics(row: TableStatistics) -> dict[str, Any]:
         "FullLoadRows": row.full_load_rows,
         "FullLoadCondtnlChkFailedRows": row.full_load_condtnl_chk_failed_rows,
         "FullLoadErrorRows": row.full_load_error_rows,
+        # binlake's own: zero or invalid dates written as NULL (as DMS does), by the full load and CDC together
+        "ZeroDates": row.zero_dates + row.cdc_zero_dates,
         "FullLoadStartTime": row.full_load_start_time,
         "FullLoadEndTime": row.full_load_end_time,
         "FullLoadReloaded": False,
