@@ -47,7 +47,7 @@ from binlake.capture.binlog.reader import (
     XaOutcome,
     XaPrepare,
 )
-from binlake.capture.binlog.rows import RowDecoder, ZeroDates
+from binlake.capture.binlog.rows import RowDecoder
 from binlake.capture.binlog.stream import BinlogStream
 from binlake.capture.transaction import OpenTransaction, remove_spill_files
 from binlake.changes import ChangeBuffer, Route, TableChanges
@@ -128,6 +128,7 @@ class CdcRunner:
         self._batch_id: int | None = None
         self._batch_files: list[str] = []
         self._batch_stats: dict[tuple[str, str], list[int]] = {}
+        self._batch_zero_dates: dict[tuple[str, str], int] = {}  # zero or invalid dates written as NULL, per table
         self._pending_ddls: dict[tuple[str, str], int] = {}
         order = s3.CdcCommitOrderColumnName
         self.commit_order = CommitOrder(order, s3.TimestampColumnName) if order else None
@@ -415,6 +416,10 @@ class CdcRunner:
             count = images // 2 if changes.kind == "U" else images
             stats = self._batch_stats.setdefault((route.schema, route.table), [0, 0, 0])
             stats["IUD".index(changes.kind)] += count
+            zero_dates = changes.decoder.take_zero_dates()
+            if zero_dates:
+                key = (route.schema, route.table)
+                self._batch_zero_dates[key] = self._batch_zero_dates.get(key, 0) + zero_dates
             buffer.bytes += changes.size
             buffer.changes += count
             self.changes_seen += count
@@ -486,6 +491,7 @@ class CdcRunner:
         self._checkpoint(files, {}, stats, self._batch_id, changes)
         log.debug("Flushed %d changes into %d files up to %s", changes, len(files), self.last_commit)
         self._batch_id, self._batch_files, self._batch_stats = None, [], {}
+        self._batch_zero_dates = {}
 
     def _publish(self) -> None:
         """Write one file per table of the buffer, named first in the batch's intent, and empty the buffer."""
@@ -534,13 +540,15 @@ class CdcRunner:
             self.last_commit, self.last_gtid, _iso(self.last_commit_time), changes,
             self._last_file if files else None, self._open_transactions(),
         )  # fmt: skip
-        checkpoints.commit(self.store, self.task_id, checkpoint, stats, {**ddls, **self._pending_ddls}, batch_id)
+        zero_dates = self._batch_zero_dates if batch_id is not None else {}
+        checkpoints.commit(
+            self.store, self.task_id, checkpoint, stats, {**ddls, **self._pending_ddls}, batch_id, zero_dates
+        )
         self.checkpoint = self.last_commit
         self._pending_ddls = {}
         self._checkpointed_at = time.monotonic()
-        if ZeroDates.count:
-            log.warning("%d zero or invalid dates written as NULL", ZeroDates.count)
-            ZeroDates.count = 0
+        for (schema, table), count in zero_dates.items():
+            log.warning("Table %s.%s: %d zero or invalid dates written as NULL by CDC", schema, table, count)
 
 
 def _iso(timestamp: int) -> str | None:

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from binlake import native
 from binlake.capture.binlog.reader import RowChanges
-from binlake.capture.binlog.rows import RowDecoder, ZeroDates
+from binlake.capture.binlog.rows import RowDecoder
 from binlake.errors import BinlakeError
 
 
@@ -50,7 +50,7 @@ class ArrowRows:
                 fix="report this binlog event to binlake; exclude the table to continue",
             ) from None
         finally:
-            ZeroDates.count += self._builder.take_zero_dates()
+            self.decoder.count_zero_dates(self._builder.take_zero_dates())
         return images
 
     def finish(self) -> tuple[pa.Array, pa.Array, list[pa.Array]]:

@@ -39,7 +39,6 @@ from binlake.capture.binlog.temporal import (
     read_time2,
     read_timestamp2,
 )
-from binlake.capture.binlog.temporal import ZeroDates as ZeroDates  # the engine counts them from here
 from binlake.errors import BinlakeError
 
 DIG2BYTES = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)
@@ -173,6 +172,8 @@ BINARY_AS_TEXT: dict[str, tuple[int, Callable[[bytes], str]]] = {
 
 
 OLD_TEMPORAL = (ev.T_TIME, ev.T_DATETIME, ev.T_TIMESTAMP)
+# Binlog types whose reader gives None for a zero or invalid date: the decoder counts those per table.
+ZERO_DATE_TYPES = (ev.T_DATE, ev.T_NEWDATE, ev.T_DATETIME2, ev.T_TIMESTAMP2, ev.T_DATETIME, ev.T_TIMESTAMP)
 
 
 def needs_data_types(table_map: ev.TableMap) -> bool:
@@ -230,7 +231,10 @@ class RowDecoder:
         self.specs: list[ColumnSpec] = []
         # Per column, how the compiled decoder reads it (None: only the Python decoder can).
         self.native: list[NativeOp | None] = []
+        # Zero or invalid dates decoded as None since take_zero_dates last ran (the generated code adds to it).
+        self._zero_dates = [0]
         namespace: dict[str, Any] = {
+            "zero_dates": self._zero_dates,
             "struct": struct,
             "read_date": read_date,
             "read_datetime2": read_datetime2,
@@ -267,6 +271,15 @@ class RowDecoder:
         code = compile(self.source, self.filename, "exec")
         exec(code, namespace)
         self.decode_image: Callable[[bytes, int], tuple[tuple[Any, ...], int]] = namespace["decode_image"]
+
+    def count_zero_dates(self, count: int) -> None:
+        """Zero or invalid dates of this table that another reader of its rows (the compiled one) wrote as None."""
+        self._zero_dates[0] += count
+
+    def take_zero_dates(self) -> int:
+        """Zero or invalid dates of this table decoded as None since the last call."""
+        count, self._zero_dates[0] = self._zero_dates[0], 0
+        return count
 
     def _column(self, index: int, namespace: dict[str, Any], codec: Codec) -> list[str]:
         table_map = self.table_map
@@ -397,6 +410,8 @@ class RowDecoder:
                 "which binlake cannot decode yet",
                 fix="exclude the column with a remove-column transformation rule",
             )
+        if kind in ZERO_DATE_TYPES:
+            lines.append("if v is None: zero_dates[0] += 1")
         self.specs.append(ColumnSpec(name, arrow_type, form))
         self.native.append(native)
         return lines

@@ -1,6 +1,7 @@
 """Binlog temporal layouts → Python values: DATE, the MySQL 5.6 layouts (DATETIME2, TIMESTAMP2, TIME2), the classic
 ones, and MariaDB 5.3's fractional ones. TIME and TIMESTAMP come out as microseconds, DATETIME as datetime.
-Zero dates and days past their month's end become None and are counted in ``ZeroDates`` (DMS writes NULL)."""
+Zero dates and days past their month's end become None (DMS writes NULL); the decoder that calls these readers
+counts them per table (RowDecoder.take_zero_dates), since a None here is never a NULL column."""
 
 from __future__ import annotations
 
@@ -8,23 +9,11 @@ import re
 from datetime import date, datetime
 
 
-class ZeroDates:
-    """Counts zero or invalid dates turned into NULL while decoding."""
-
-    count = 0
-
-
-def _invalid() -> None:
-    """A zero date, or a day past its month's end (ALLOW_INVALID_DATES): NULL, counted (as the full load does)."""
-    ZeroDates.count += 1
-
-
 def read_date(value: int) -> date | None:
     day, month, year = value & 31, (value >> 5) & 15, value >> 9
     try:
         return date(year, month, day)
-    except ValueError:  # zero parts, or '2024-02-30'
-        _invalid()
+    except ValueError:  # zero parts, or '2024-02-30' (ALLOW_INVALID_DATES)
         return None
 
 
@@ -37,7 +26,6 @@ def read_datetime2(raw: bytes, fsp: int) -> datetime | None:
     try:
         return datetime(year, month, day, hms >> 12, (hms >> 6) & 63, hms & 63, frac)
     except ValueError:
-        _invalid()
         return None
 
 
@@ -56,7 +44,6 @@ def read_timestamp2(raw: bytes, fsp: int) -> int | None:
     seconds = int.from_bytes(raw[:4], "big")
     frac = _fraction(raw[4:], fsp)
     if seconds == 0 and frac == 0:
-        ZeroDates.count += 1
         return None
     return seconds * 1_000_000 + frac
 
@@ -97,13 +84,11 @@ def read_old_datetime(value: int) -> datetime | None:
     try:
         return datetime(year, month, day, t // 10000, t // 100 % 100, t % 100)
     except ValueError:
-        _invalid()
         return None
 
 
 def read_old_timestamp(seconds: int) -> int | None:
     if seconds == 0:
-        ZeroDates.count += 1
         return None
     return seconds * 1_000_000
 
@@ -138,7 +123,6 @@ def read_old_datetime_hires(raw: bytes, precision: int) -> datetime | None:
     try:
         return datetime(year, month, day, hour, minute, second, micros)
     except ValueError:
-        _invalid()
         return None
 
 
@@ -147,7 +131,6 @@ def read_old_timestamp_hires(raw: bytes, precision: int) -> int | None:
     seconds = int.from_bytes(raw[:4], "big")
     fraction = int.from_bytes(raw[4:], "big") * 10 ** (6 - precision)
     if seconds == 0 and fraction == 0:
-        ZeroDates.count += 1
         return None
     return seconds * 1_000_000 + fraction
 
