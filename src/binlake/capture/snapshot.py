@@ -18,21 +18,8 @@ from MySQLdb import _mysql
 
 from binlake import native
 from binlake.capture.compiled_snapshot import read_compiled_batches
-from binlake.position import BinlogPosition
-from binlake.source.flavor import MARIADB
 from binlake.source.schema import SourceTable
 from binlake.source.types import Column, DecodeCounters, arrow_field, decode_text_column, select_expression
-
-
-def start_consistent_snapshot(conn: _mysql.connection) -> BinlogPosition | None:
-    """Open a snapshot and return the binlog position it corresponds to (MariaDB's binlog_snapshot_*).
-
-    Changes after this position are exactly those the snapshot does not see, which is what lets
-    full-load-and-cdc hand over from the load to the stream without loss or duplicates.
-    """
-    conn.query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-    conn.query("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-    return MARIADB.snapshot_position(conn)
 
 
 def read_batches(

@@ -28,14 +28,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from binlake.capture.snapshot import start_consistent_snapshot
 from binlake.catalog.lake import Lake, LakeTable, list_files
 from binlake.catalog.sql import changes_sql, current_sql, ident, literal, multiset_sql
 from binlake.changes import COMMITS_METADATA
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
-from binlake.source.connection import SourceAddress, connect
+from binlake.source.connection import SourceAddress
 from binlake.source.plan import TablePlan
+from binlake.source.server import Source
 from binlake.source.types import Column
 from binlake.verify.canonical import Form, form, row_text_duckdb
 from binlake.verify.checksum import (
@@ -102,11 +102,12 @@ def compare_table(
     address: SourceAddress,
     wait_for_checkpoint: Callable[[BinlogPosition], None],
 ) -> TableComparison:
-    raw = connect(address, raw=True)
+    source = Source(address)
+    raw = source.connect(raw=True)
     db = duckdb.connect()
     lake.bucket.register_with_duckdb(db)
     try:
-        position = start_consistent_snapshot(raw)
+        position = source.start_snapshot(raw)
         if position is None:
             raise BinlakeError(f"{address.host}:{address.port} has no binlog position", fix="set log_bin=ON")
         result = TableComparison(table.label, position)
