@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from binlake.errors import BinlakeError
+from binlake.position import BinlogPosition
 from binlake.source.flavor import MARIADB, detect
 
 
@@ -51,3 +52,15 @@ def test_mariadb_gtid_positions(text: str, is_gtid: bool) -> None:
 )
 def test_cdc_privileges_in_mariadb_spellings(grants: list[str], missing: list[str]) -> None:
     assert MARIADB.missing_cdc_privileges(grants) == missing
+
+
+def test_mariadb_dump_command_follows_the_protocol_layout() -> None:
+    """COM_BINLOG_DUMP (https://mariadb.com/kb/en/com_binlog_dump/): 0x12, log_pos (4 bytes), flags (2), server_id
+    (4), the file name to the end of the packet, integers little-endian; with a GTID start, position 4 and no
+    name (the server finds the file from @slave_connect_state)."""
+    start = BinlogPosition("mysql-bin.000003", 0x01020304)
+    assert MARIADB.dump_command(start, 0x0A0B0C0D, False, None) == (
+        bytes.fromhex("120403020100000d0c0b0a") + b"mysql-bin.000003"
+    )
+    assert MARIADB.dump_command(start, 7, True, None) == bytes.fromhex("1204030201010007000000") + (b"mysql-bin.000003")
+    assert MARIADB.dump_command(start, 7, False, "0-1-100") == bytes.fromhex("1204000000000007000000")

@@ -13,10 +13,14 @@ subclass here (and its binlog side in capture/), with tests from recorded events
 from __future__ import annotations
 
 import re
+import struct
 from typing import Any, ClassVar, Protocol
 
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
+
+COM_BINLOG_DUMP = 0x12
+BINLOG_DUMP_NON_BLOCK = 0x01  # the dump ends at the binlog's current end instead of waiting for new events
 
 
 class Cursor(Protocol):
@@ -77,6 +81,15 @@ class Flavor:
         """Inside a just-started consistent snapshot: the binlog position it corresponds to, or None."""
         raise NotImplementedError
 
+    def prepare_dump(self, cur: Cursor, heartbeat_seconds: float, gtid: str | None) -> bool:
+        """Set up a replication connection's session before its dump command; returns whether the server's
+        binlog_checksum was on (each file's format description event says for itself; the reader goes by that)."""
+        raise NotImplementedError
+
+    def dump_command(self, start: BinlogPosition, server_id: int, non_blocking: bool, gtid: str | None) -> bytes:
+        """The payload of the command that starts the binlog dump at ``start`` (or at the GTID position)."""
+        raise NotImplementedError
+
     def column_types(self, cur: Cursor, schema: str, table: str) -> dict[str, str]:
         """Column name → information_schema COLUMN_TYPE (the binlog decoder's type detection)."""
         cur.execute(
@@ -107,6 +120,30 @@ class MariaDB(Flavor):
         if not binlog_file:
             return None
         return BinlogPosition(binlog_file, int(status["binlog_snapshot_position"]))
+
+    def prepare_dump(self, cur: Cursor, heartbeat_seconds: float, gtid: str | None) -> bool:
+        cur.execute("SELECT @@global.binlog_checksum")
+        row = cur.fetchone()
+        checksum = bool(row and row[0] and str(row[0]).upper() != "NONE")
+        # Announce a checksum-aware replica whatever the setting is now: the server then sends every file's
+        # events as that file has them, and a later change of binlog_checksum does not end the dump.
+        cur.execute("SET @master_binlog_checksum = @@global.binlog_checksum")
+        # Announce a GTID-aware replica (MARIA_SLAVE_CAPABILITY_GTID), so the server sends GTID events as they are.
+        cur.execute("SET @mariadb_slave_capability = 4")
+        cur.execute("SET @master_heartbeat_period = %s", (int(heartbeat_seconds * 1_000_000_000),))
+        if gtid:
+            cur.execute("SET @slave_connect_state = %s", (gtid,))
+            cur.execute("SET @slave_gtid_strict_mode = 0")
+            cur.execute("SET @slave_gtid_ignore_duplicates = 0")
+        return checksum
+
+    def dump_command(self, start: BinlogPosition, server_id: int, non_blocking: bool, gtid: str | None) -> bytes:
+        # COM_BINLOG_DUMP: log_pos (4), flags (2), server_id (4), file name. With a GTID start
+        # (@slave_connect_state) the server finds the file itself and announces it in the first ROTATE.
+        name = b"" if gtid else start.binlog_file.encode()
+        log_pos = 4 if gtid else start.log_pos
+        flags = BINLOG_DUMP_NON_BLOCK if non_blocking else 0
+        return struct.pack("<BIHI", COM_BINLOG_DUMP, log_pos, flags, server_id) + name
 
 
 MARIADB = MariaDB()

@@ -16,10 +16,8 @@ import pymysql
 from binlake.errors import BinlakeError, TransientError
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress
-from binlake.source.flavor import require_mariadb
+from binlake.source.flavor import MARIADB, Flavor, detect
 
-COM_BINLOG_DUMP = 0x12
-BINLOG_DUMP_NON_BLOCK = 0x01
 ER_MASTER_FATAL_ERROR_READING_BINLOG = 1236
 
 
@@ -45,6 +43,7 @@ class BinlogStream:
         # Whether the server's binlog_checksum was on when this stream connected. Each file says for itself
         # in its format description event; the reader goes by that.
         self.checksum_announced = False
+        self.flavor: Flavor = MARIADB  # the server family's dump settings, known once connected
         self._conn: pymysql.connections.Connection | None = None
 
     def _connect(self) -> pymysql.connections.Connection:
@@ -66,7 +65,7 @@ class BinlogStream:
 
             raise explain(exc, address) from None  # type: ignore[arg-type]
         try:
-            require_mariadb(str(conn.server_version), address.host, address.port)
+            self.flavor = detect(str(conn.server_version), address.host, address.port)
         except BinlakeError:
             conn.close()
             raise
@@ -81,29 +80,13 @@ class BinlogStream:
                         f"{address.ssl_mode}",
                         fix="enable TLS on the server (ssl_cert, ssl_key) or use --ssl-mode none",
                     )
-            cur.execute("SELECT @@global.binlog_checksum")
-            row = cur.fetchone()
-            self.checksum_announced = bool(row and row[0] and row[0].upper() != "NONE")
-            # Announce a checksum-aware replica whatever the setting is now: the server then sends every
-            # file's events as that file has them, and a later change of binlog_checksum does not end the dump.
-            cur.execute("SET @master_binlog_checksum = @@global.binlog_checksum")
-            # MariaDB: announce a GTID-aware replica so the server sends GTID events as they are.
-            cur.execute("SET @mariadb_slave_capability = 4")
-            cur.execute("SET @master_heartbeat_period = %s", (int(self.heartbeat_seconds * 1_000_000_000),))
-            if self.gtid:
-                cur.execute("SET @slave_connect_state = %s", (self.gtid,))
-                cur.execute("SET @slave_gtid_strict_mode = 0")
-                cur.execute("SET @slave_gtid_ignore_duplicates = 0")
+            self.checksum_announced = self.flavor.prepare_dump(cur, self.heartbeat_seconds, self.gtid)
         return conn
 
     def events(self) -> Iterator[bytes]:
         conn = self._connect()
         self._conn = conn
-        # With a GTID start the server finds the file itself and announces it in the first ROTATE.
-        name = b"" if self.gtid else self.start.binlog_file.encode()
-        flags = BINLOG_DUMP_NON_BLOCK if self.non_blocking else 0
-        log_pos = 4 if self.gtid else self.start.log_pos
-        payload = struct.pack("<BIHI", COM_BINLOG_DUMP, log_pos, flags, self.server_id) + name
+        payload = self.flavor.dump_command(self.start, self.server_id, self.non_blocking, self.gtid)
         conn._write_bytes(struct.pack("<I", len(payload))[:3] + b"\x00" + payload)
         conn._next_seq_id = 1
         try:
