@@ -395,7 +395,7 @@ def test_port_in_use(binlake: Binlake) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        for command in (("dashboard",), ("metrics", "--serve")):
+        for command in (("dashboard",), ("metrics", "--serve"), ("api", "serve")):
             result = binlake(*command, "--port", str(port))
             assert_one_line_error(result, f"port {port} on 127.0.0.1 is in use", "--port")
 

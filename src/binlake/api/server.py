@@ -11,14 +11,12 @@ It binds 127.0.0.1 unless told otherwise, and answers nothing before the request
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import re
-import threading
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +28,7 @@ from binlake.api.faults import ApiError, unknown_operation
 from binlake.api.logs import LogsOperations
 from binlake.config.secret import Secret
 from binlake.errors import BinlakeError
+from binlake.http_server import LocalServer
 from binlake.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -57,8 +56,8 @@ def _snake(operation: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
 
 
-class ApiServer(ThreadingHTTPServer):
-    daemon_threads = True
+class ApiServer(LocalServer):
+    thread_name = "api-server"
 
     def __init__(
         self, store: StateStore, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, account: str = ""
@@ -70,22 +69,11 @@ class ApiServer(ThreadingHTTPServer):
             LOGS_PREFIX: LogsOperations(store),
             CLOUDWATCH_PREFIX: CloudWatchOperations(store),
         }
-        try:
-            super().__init__((host, port), Handler)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise BinlakeError(
-                    f"port {port} on {host} is in use", fix="pass --port with a free port (or --port 0 for any)"
-                ) from None
-            raise BinlakeError(
-                f"cannot listen on {host}:{port}: {exc.strerror}", fix="check --host and --port"
-            ) from None
-        self._thread: threading.Thread | None = None
+        super().__init__(host, port, Handler)
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://{self.address}"
 
     def secret_of(self, access_key_id: str) -> Secret | None:
         try:
@@ -99,17 +87,6 @@ class ApiServer(ThreadingHTTPServer):
         if service is None or name not in service.OPERATIONS:
             raise unknown_operation(f"{prefix}.{name}")
         return getattr(service, _snake(name))
-
-    def start(self) -> None:
-        """Serve in a background thread (tests, or a caller with its own loop)."""
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True, name="api-server")
-        self._thread.start()
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join()
-        self.server_close()
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -6,15 +6,14 @@ It binds 127.0.0.1 unless told otherwise and only reads the state store.
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from binlake.errors import BinlakeError
+from binlake.http_server import LocalServer
 from binlake.monitor import api, prometheus
 from binlake.monitor.page import PAGE
 from binlake.monitor.targets import Target
@@ -25,39 +24,17 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 
 
-class MonitorServer(ThreadingHTTPServer):
-    daemon_threads = True
+class MonitorServer(LocalServer):
+    thread_name = "monitor-server"
 
     def __init__(self, store: StateStore, targets: dict[str, Target], host: str, port: int) -> None:
         self.store = store
         self.targets = targets
-        try:
-            super().__init__((host, port), Handler)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise BinlakeError(
-                    f"port {port} on {host} is in use", fix="pass --port with a free port (or --port 0 for any)"
-                ) from None
-            raise BinlakeError(
-                f"cannot listen on {host}:{port}: {exc.strerror}", fix="check --host and --port"
-            ) from None
-        self._thread: threading.Thread | None = None
+        super().__init__(host, port, Handler)
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}/"
-
-    def start(self) -> None:
-        """Serve in a background thread (tests, or a caller with its own loop)."""
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True, name="monitor-server")
-        self._thread.start()
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join()
-        self.server_close()
+        return f"http://{self.address}/"
 
 
 class Handler(BaseHTTPRequestHandler):
