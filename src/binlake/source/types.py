@@ -1,13 +1,9 @@
 """MySQL column types → Arrow types, and the decode of text-protocol values into Arrow columns.
 
-The mapping is the type table of docs/contract.md. Values arrive from the server as raw bytes (the text protocol,
-``conv={}``) and are turned into one Arrow array per column per batch with vectorised casts; only the
-rare types without an Arrow cast (TIME, BIT) go value by value.
-
-TIME maps to ``duration(us)``: it keeps negative values and values beyond 24 hours (MySQL's range is
--838:59:59 to 838:59:59), which ``time64`` cannot hold.
-
-BIT(n) maps to ``uint64``: n goes up to 64, and BIT(64) with its top bit set does not fit an int64.
+Both follow the type table (source/type_table.py: the Arrow type and the text conversion of each MySQL type).
+Values arrive from the server as raw bytes (the text protocol, ``conv={}``) and are turned into one Arrow array
+per column per batch with vectorised casts; only the rare types without an Arrow cast (TIME, BIT) go value by
+value.
 
 FLOAT must be selected as ``CAST(col AS DOUBLE)`` (``select_expression``): MariaDB's text protocol prints
 FLOAT with 6 significant digits (16777216 comes back as '16777200'), while the double it widens to prints
@@ -22,45 +18,11 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from binlake.errors import BinlakeError
+from binlake.source import type_table
 
-_INT_TYPES = {
-    "tinyint": (pa.int8(), pa.uint8()),
-    "smallint": (pa.int16(), pa.uint16()),
-    "mediumint": (pa.int32(), pa.uint32()),
-    "int": (pa.int32(), pa.uint32()),
-    "integer": (pa.int32(), pa.uint32()),
-    "bigint": (pa.int64(), pa.uint64()),
-}
-# uuid, inet4 and inet6 are MariaDB's own types (10.7+, 10.10+), read as their text forms.
-_STRING_TYPES = {
-    "char",
-    "varchar",
-    "tinytext",
-    "text",
-    "mediumtext",
-    "longtext",
-    "enum",
-    "set",
-    "json",
-    "uuid",
-    "inet4",
-    "inet6",
-}
-_BINARY_TYPES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
-_GEOMETRY_TYPES = {
-    "geometry",
-    "point",
-    "linestring",
-    "polygon",
-    "multipoint",
-    "multilinestring",
-    "multipolygon",
-    "geometrycollection",
-}
 _ZERO_DATE_PATTERN = r"^0000-|-00"
-_UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
-_TIMESTAMP = pa.timestamp("us")
+_UTC_TIMESTAMP = type_table.UTC_TIMESTAMP
+_TIMESTAMP = type_table.TIMESTAMP
 
 
 @dataclass(frozen=True)
@@ -82,38 +44,17 @@ class Column:
 
 def arrow_type(column: Column) -> pa.DataType:
     """The Arrow type a MySQL column maps to (exact: no widening, no loss)."""
-    kind = column.data_type.lower()
-    if kind in _INT_TYPES:
-        signed, unsigned = _INT_TYPES[kind]
-        return unsigned if column.unsigned else signed
-    if kind in ("decimal", "numeric"):
-        precision = column.numeric_precision or 10
-        scale = column.numeric_scale or 0
-        return pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
-    if kind == "float":
-        return pa.float32()
-    if kind in ("double", "real"):
-        return pa.float64()
-    if kind == "date":
-        return pa.date32()
-    if kind == "datetime":
-        return _TIMESTAMP
-    if kind == "timestamp":
-        return _UTC_TIMESTAMP
-    if kind == "time":
-        return pa.duration("us")
-    if kind == "year":
-        return pa.int16()
-    if kind == "bit":
-        return pa.uint64()
-    if kind in _STRING_TYPES:
-        # CHAR/VARCHAR/TEXT declared with the binary character set are byte strings.
-        return pa.binary() if column.character_set == "binary" else pa.string()
-    if kind in _BINARY_TYPES or kind in _GEOMETRY_TYPES:
-        return pa.binary()
-    raise BinlakeError(
-        f"column {column.name} has type {column.column_type}, which binlake does not map yet",
-        fix="exclude the column with a remove-column transformation rule",
+    return entry(column).arrow_type(type_args(column))
+
+
+def entry(column: Column) -> type_table.TypeEntry:
+    """The column's type table entry; a type binlake does not map stops with the fix."""
+    return type_table.entry_of(column.data_type, column.name, column.column_type)
+
+
+def type_args(column: Column) -> type_table.TypeArgs:
+    return type_table.TypeArgs(
+        column.unsigned, column.numeric_precision, column.numeric_scale, column.character_set == "binary"
     )
 
 
@@ -170,26 +111,28 @@ def parse_time(value: bytes | str) -> int:
 
 
 def decode_text_column(values: Sequence[bytes | None], column: Column, counters: DecodeCounters) -> pa.Array:
-    """Raw text-protocol values of one column → an Arrow array of ``arrow_type(column)``."""
-    target = arrow_type(column)
-    kind = column.data_type.lower()
-    if pa.types.is_binary(target) and kind != "bit":
+    """Raw text-protocol values of one column → an Arrow array of ``arrow_type(column)``, as its type table
+    entry's ``text`` says."""
+    kind = entry(column)
+    target = kind.arrow_type(type_args(column))
+    conversion = kind.text
+    if conversion == "binary" or pa.types.is_binary(target):  # CHAR ... CHARACTER SET binary too
         return pa.array(values, pa.binary())
-    if kind == "time":
+    if conversion == "time":
         return pa.array([None if v is None else parse_time(v) for v in values], pa.int64()).cast(target)
-    if kind == "bit":
+    if conversion == "bit":
         return pa.array([None if v is None else int.from_bytes(v, "big") for v in values], pa.uint64())
     # Building binary then validating UTF-8 in one pass is about twice as fast as building strings.
     text = pa.array(values, pa.binary()).cast(pa.string())
-    if pa.types.is_string(target):
+    if conversion == "string":
         return text
-    if kind in ("date", "datetime", "timestamp"):
+    if conversion in ("date", "datetime", "timestamp"):
         text = _null_zero_dates(text, counters)
-        if kind == "date":
+        if conversion == "date":
             return _cast_dates(text, pa.date32(), counters)
         naive = _cast_dates(text, _TIMESTAMP, counters)
-        return naive.cast(_UTC_TIMESTAMP) if kind == "timestamp" else naive
-    return text.cast(target)
+        return naive.cast(_UTC_TIMESTAMP) if conversion == "timestamp" else naive
+    return text.cast(target)  # 'cast'
 
 
 def arrow_field(column: Column, name: str | None = None) -> pa.Field:

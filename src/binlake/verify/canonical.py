@@ -29,24 +29,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 from binlake.catalog.sql import ident
+from binlake.source import type_table
 from binlake.source.types import Column
 
-INTEGER_KINDS = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
-TEXT_KINDS = {
-    "char",
-    "varchar",
-    "tinytext",
-    "text",
-    "mediumtext",
-    "longtext",
-    "enum",
-    "set",
-    "json",
-    "uuid",
-    "inet4",
-    "inet6",
-}
+# From the type table: the integer types (YEAR too) and the text types (a binary character set aside).
+INTEGER_KINDS = frozenset(
+    name
+    for entry in type_table.ENTRIES
+    if entry.text == "cast" and pa.types.is_integer(entry.arrow_type(type_table.TypeArgs()))
+    for name in entry.data_types
+)
+TEXT_KINDS = type_table.data_types("string")
 LARGE_KINDS = {"mediumtext", "longtext", "mediumblob", "longblob"}
 NULL_FORM = "'N'"
 SEPARATOR = "'|'"
@@ -130,7 +126,7 @@ def form(column: Column, name: str) -> Form:
     q = mariadb_quote(column.name)
     t = ident(name)
     kind = column.data_type.lower()
-    if kind in INTEGER_KINDS or kind == "year":
+    if kind in INTEGER_KINDS:
         return Form(name, "integer", f"CAST({q}+0 AS CHAR)", f"CAST({t} AS VARCHAR)")
     if kind == "bit":
         return Form(name, "integer", f"CAST(CAST({q} AS UNSIGNED) AS CHAR)", f"CAST({t} AS VARCHAR)")
