@@ -40,6 +40,7 @@ from binlake.capture.binlog.temporal import (
     read_timestamp2,
 )
 from binlake.errors import BinlakeError
+from binlake.source.type_table import BY_BINLOG_TYPE, TypeArgs
 
 DIG2BYTES = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)
 TIMESTAMP_UTC = pa.timestamp("us", tz="UTC")
@@ -290,64 +291,53 @@ class RowDecoder:
         lines: list[str]
         form = "plain"
         native: NativeOp | None = None
+        # Numbers, dates and times, BIT, ENUM, SET, GEOMETRY: the Arrow type and the values' form are the type
+        # table's (source/type_table.py); text and byte strings follow the column's character set (_text).
+        entry = BY_BINLOG_TYPE.get(kind)
+        if entry is not None:
+            arrow_type, form = entry.arrow_type(TypeArgs(unsigned, meta >> 8, meta & 0xFF)), entry.form
         if kind in (ev.T_TINY, ev.T_SHORT, ev.T_LONG, ev.T_LONGLONG):
-            code, size, arrow = {
-                ev.T_TINY: ("b", 1, (pa.int8(), pa.uint8())),
-                ev.T_SHORT: ("h", 2, (pa.int16(), pa.uint16())),
-                ev.T_LONG: ("i", 4, (pa.int32(), pa.uint32())),
-                ev.T_LONGLONG: ("q", 8, (pa.int64(), pa.uint64())),
-            }[kind]
+            code, size = {ev.T_TINY: ("b", 1), ev.T_SHORT: ("h", 2), ev.T_LONG: ("i", 4), ev.T_LONGLONG: ("q", 8)}[kind]
             namespace[f"s{index}"] = struct.Struct("<" + (code.upper() if unsigned else code))
             lines = [f"v = s{index}.unpack_from(b, p)[0]", f"p += {size}"]
-            arrow_type = arrow[1] if unsigned else arrow[0]
             native = (OP_FIXED, size, 0, None)
         elif kind == ev.T_INT24:
             lines = [f"v = from_bytes(b[p:p + 3], 'little', signed={not unsigned})", "p += 3"]
-            arrow_type = pa.uint32() if unsigned else pa.int32()
             native = (OP_INT24, 0 if unsigned else 1, 0, None)
         elif kind in (ev.T_FLOAT, ev.T_DOUBLE):
             code, size = ("f", 4) if kind == ev.T_FLOAT else ("d", 8)
             namespace[f"s{index}"] = struct.Struct("<" + code)
             lines = [f"v = s{index}.unpack_from(b, p)[0]", f"p += {size}"]
-            arrow_type = pa.float32() if kind == ev.T_FLOAT else pa.float64()
             native = (OP_FLOAT if kind == ev.T_FLOAT else OP_DOUBLE, size, 0, None)
         elif kind == ev.T_NEWDECIMAL:
             precision, scale = meta >> 8, meta & 0xFF
             size = decimal_size(precision, scale)
             namespace[f"dec{index}"] = make_decimal_reader(precision, scale)
             lines = [f"v = dec{index}(b[p:p + {size}])", f"p += {size}"]
-            arrow_type = pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
-            form = "unscaled"
             native = (OP_DECIMAL, precision, scale, None) if precision <= 38 else None
         elif kind == ev.T_YEAR:
             lines = ["v = b[p]", "v = v + 1900 if v else 0", "p += 1"]
-            arrow_type = pa.int16()
             native = (OP_YEAR, 0, 0, None)
         elif kind in (ev.T_DATE, ev.T_NEWDATE):
             lines = ["v = read_date(from_bytes(b[p:p + 3], 'little'))", "p += 3"]
-            arrow_type = pa.date32()
             native = (OP_DATE, 0, 0, None)
         elif kind == ev.T_DATETIME2:
             size = 5 + (meta + 1) // 2
             lines = [f"v = read_datetime2(b[p:p + {size}], {meta})", f"p += {size}"]
-            arrow_type = pa.timestamp("us")
             native = (OP_DATETIME2, meta, 0, None)
         elif kind == ev.T_TIMESTAMP2:
             size = 4 + (meta + 1) // 2
             lines = [f"v = read_timestamp2(b[p:p + {size}], {meta})", f"p += {size}"]
-            arrow_type, form = TIMESTAMP_UTC, "micros"
             native = (OP_TIMESTAMP2, meta, 0, None)
         elif kind == ev.T_TIME2:
             size = 3 + (meta + 1) // 2
             lines = [f"v = read_time2(b[p:p + {size}], {meta})", f"p += {size}"]
-            arrow_type, form = pa.duration("us"), "micros"
             native = (OP_TIME2, meta, 0, None)
         elif kind in OLD_TEMPORAL:
             lines, arrow_type, form = self._old_temporal(kind, name)
         elif kind == ev.T_BIT:
             size = (meta >> 8) + (1 if meta & 0xFF else 0)
             lines = [f"v = from_bytes(b[p:p + {size}], 'big')", f"p += {size}"]
-            arrow_type = pa.uint64()
             native = (OP_BIT, size, 0, None) if 1 <= size <= 8 else None
         elif kind in (ev.T_ENUM, ev.T_SET):
             # Members arrive in the column's character set (binary: bytes, as the full load reads them).
@@ -399,9 +389,7 @@ class RowDecoder:
         elif kind in (ev.T_BLOB, ev.T_TINY_BLOB, ev.T_MEDIUM_BLOB, ev.T_LONG_BLOB, ev.T_GEOMETRY):
             lines = [f"n = from_bytes(b[p:p + {meta}], 'little')", f"v = b[p + {meta}:p + {meta} + n]",
                      f"p += {meta} + n"]  # fmt: skip
-            if kind == ev.T_GEOMETRY:
-                arrow_type = pa.binary()
-            else:
+            if kind != ev.T_GEOMETRY:
                 arrow_type, form, lines = self._text(index, lines, namespace, codec)
             native = (OP_VAR, meta, 0, None) if form == "utf8" or arrow_type == pa.binary() else None
         else:
