@@ -81,13 +81,10 @@ def explain(exc: MySQLdb.Error, address: SourceAddress) -> BinlakeError:
     """A server or client error as a one-line cause and fix."""
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
     detail = exc.args[1] if len(exc.args) > 1 else str(exc)
-    if code in (CR_CONN_HOST_ERROR, CR_CONNECTION_ERROR):
-        return TransientError(
-            f"cannot reach MySQL at {address.host}:{address.port} ({detail})",
-            fix="check --server-name and --port, and that the server runs and accepts TCP connections from here",
-        )
-    if code == CR_UNKNOWN_HOST:
-        return BinlakeError(
+    if code in (CR_CONN_HOST_ERROR, CR_CONNECTION_ERROR, CR_UNKNOWN_HOST):
+        # A refused or lost connection may come back (retried); a host name that does not resolve will not.
+        unreachable = BinlakeError if code == CR_UNKNOWN_HOST else TransientError
+        return unreachable(
             f"cannot reach MySQL at {address.host}:{address.port} ({detail})",
             fix="check --server-name and --port, and that the server runs and accepts TCP connections from here",
         )
