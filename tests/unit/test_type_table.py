@@ -171,3 +171,23 @@ def test_binlog_types_of_one_mysql_type_are_looked_up_by_code() -> None:
     assert type_table.BY_BINLOG_TYPE[ev.T_LONGLONG].data_types == ("bigint",)
     assert type_table.BY_BINLOG_TYPE[ev.T_TIMESTAMP2].data_types == ("timestamp",)
     assert ev.T_VARCHAR not in type_table.BY_BINLOG_TYPE  # text or bytes: the character set decides
+
+
+@pytest.mark.parametrize(
+    ("column", "dms_type"),
+    [
+        (Column("c", "int", "int(11) unsigned"), "UINT4"),
+        (Column("c", "bigint", "bigint(20)"), "INT8"),
+        (Column("c", "decimal", "decimal(12,2)", numeric_precision=12, numeric_scale=2), "NUMERIC"),
+        (Column("c", "varchar", "varchar(40)"), "WSTRING"),
+        (Column("c", "longtext", "longtext"), "NCLOB"),
+        (Column("c", "timestamp", "timestamp(6)"), "DATETIME"),
+        (Column("c", "varbinary", "varbinary(16)"), "BYTES"),
+    ],
+)
+def test_dms_type_names(column: Column, dms_type: str) -> None:
+    """DMS's own names for MySQL source types (CHAP_Source.MySQL.html, "Source data types for MySQL")."""
+    assert (
+        type_table.entry_of(column.data_type, column.name, column.column_type).dms_type(type_table_args(column))
+        == dms_type
+    )

@@ -167,7 +167,7 @@ ENTRIES: tuple[TypeEntry, ...] = (
     TypeEntry(("enum",), _text, _dms("WSTRING"), "string", ("ENUM",)),
     TypeEntry(("set",), _text, _dms("WSTRING"), "string", ("SET",)),
     # MariaDB's JSON is LONGTEXT with a check: its binlog values are text (MySQL's binary JSON is not read yet).
-    TypeEntry(("json",), _text, _dms("NCLOB"), "string", ("BLOB",), "utf8"),
+    TypeEntry(("json",), _text, _dms("CLOB"), "string", ("BLOB",), "utf8"),
     # MariaDB's own types (10.7+, 10.10+), read as their text forms; the binlog has their bytes as BINARY(n),
     # which the Python decoder turns into that text (capture/binlog/rows.py BINARY_AS_TEXT).
     TypeEntry(("uuid",), _text, _dms("WSTRING"), "string", ("STRING",), python_cdc=("STRING",)),
