@@ -60,7 +60,6 @@ from binlake.engine.target_folders import check_new_table
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress
-from binlake.source.flavor import MARIADB
 from binlake.source.server import Source
 from binlake.state import checkpoints, statistics
 from binlake.state.store import StateStore
@@ -547,54 +546,3 @@ def _iso(timestamp: int) -> str | None:
     if not timestamp:
         return None
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
-
-
-def parse_start_position(text: str) -> BinlogPosition | str:
-    """DMS's CdcStartPosition: 'mysql-bin.000003:1234' (binlog file and log_pos), or a MariaDB GTID
-    position such as '0-1-100' (returned as text)."""
-    if MARIADB.is_gtid_set(text.strip()):
-        return text.strip()
-    file, _, pos = text.rpartition(":")
-    if not file or not pos.isdigit():
-        raise BinlakeError(
-            f"--cdc-start-position {text!r} is not a binlog position",
-            fix="use FILE:POSITION (mysql-bin.000003:4) or a MariaDB GTID position (0-1-100)",
-        )
-    return BinlogPosition(file, int(pos))
-
-
-def parse_start_time(text: str) -> int:
-    """DMS's CdcStartTime: seconds since the epoch, or an ISO 8601 time (UTC when it has no zone)."""
-    if text.isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BinlakeError(
-            f"--cdc-start-time {text!r} is not a time", fix="use seconds since the epoch or 2026-01-16T12:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
-
-
-def position_at_time(address: SourceAddress, start_time: int) -> BinlogPosition:
-    """The position after the last transaction committed before ``start_time``, read from the binlog."""
-    source = Source(address)
-    files = source.binary_logs()
-    with source.connection() as conn:
-        codec = load_codec(conn)
-    if not files:
-        raise BinlakeError(f"binlog is off on {address.host}:{address.port}", fix="set log_bin=ON and restart")
-    start = BinlogPosition(files[0], 4)
-    stream = BinlogStream(address, start, 0, non_blocking=True)
-    found = start
-    try:
-        for item in BinlogReader(stream, codec, lambda schema, table: False):
-            if isinstance(item, (Commit, Statement)):
-                if item.timestamp >= start_time:
-                    return found
-                found = item.position
-    finally:
-        stream.close()
-    return found

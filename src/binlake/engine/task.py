@@ -13,12 +13,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from binlake.capture.time_search import position_at_time
 from binlake.config.mappings import TableMappings
 from binlake.config.task_settings import ReplicationTaskSettings
 from binlake.dms import STOP_REASON_FULL_LOAD_DONE, STOP_REASON_USER, MigrationType, StartType, TaskStatus
-from binlake.engine.cdc import CdcRunner, parse_start_position, parse_start_time, position_at_time
+from binlake.engine.cdc import CdcRunner
 from binlake.engine.full_load import FullLoad, FullLoadResult
 from binlake.engine.recovery import is_recoverable
+from binlake.engine.start_point import parse_start_position, parse_start_time
 from binlake.engine.target_folders import check_target_folders, remove_stale_temp_files
 from binlake.errors import BinlakeError
 from binlake.monitor.sampler import MetricsSampler
