@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from binlake.dms import StartType
-from binlake.engine.cdc import CdcRunner
+from binlake.engine.publish import BatchPublisher
 from binlake.engine.task import TaskRunner, request_stop
 from binlake.position import BinlogPosition
 from binlake.state.store import StateStore
@@ -40,15 +40,15 @@ class DurabilitySpy:
             real_replace(src, dst)
             self.events.append(("replace", str(dst)))
 
-        real_checkpoint = CdcRunner._checkpoint
+        real_checkpoint = BatchPublisher._commit  # every CDC checkpoint goes through it
         spy = self
 
-        def checkpoint(runner: CdcRunner, files: list[str], *args: object, **kwargs: object) -> None:
-            synchronous = runner.store.query("PRAGMA synchronous")[0][0]
+        def checkpoint(publisher: BatchPublisher, boundary: object, files: list[str], *args: object) -> None:
+            synchronous = publisher.store.query("PRAGMA synchronous")[0][0]
             for path in files:
-                spy.events.append(("checkpoint", runner.bucket.full(path)))
+                spy.events.append(("checkpoint", publisher.bucket.full(path)))
             spy.events.append(("checkpoint-commit", f"synchronous={synchronous}"))
-            real_checkpoint(runner, files, *args, **kwargs)
+            real_checkpoint(publisher, boundary, files, *args)
 
         real_execute = StateStore.execute
 
@@ -59,7 +59,7 @@ class DurabilitySpy:
 
         monkeypatch.setattr(os, "fsync", fsync)
         monkeypatch.setattr(os, "replace", replace)
-        monkeypatch.setattr(CdcRunner, "_checkpoint", checkpoint)
+        monkeypatch.setattr(BatchPublisher, "_commit", checkpoint)
         monkeypatch.setattr(StateStore, "execute", execute)
 
     def first(self, kind: str, path: str, after: int = 0) -> int:

@@ -21,10 +21,10 @@ from binlake.api.params import as_fault, as_parameter_error, filters, keep, page
 from binlake.config.endpoint import new_endpoint
 from binlake.dms import StartType, TaskStatus
 from binlake.engine import task as engine
-from binlake.engine.cdc import parse_start_position, parse_start_time
 from binlake.engine.connectivity import test_endpoint
 from binlake.engine.detach import start_detached
 from binlake.engine.lifecycle import new_task
+from binlake.engine.start_point import parse_start_position, parse_start_time
 from binlake.errors import BinlakeError
 from binlake.monitor import events as events_api
 from binlake.source.connection import endpoint_address

@@ -1,15 +1,8 @@
-"""Change data capture: follow the binlog, write CDC files per table, checkpoint exactly once.
+"""Change data capture: follow the binlog, gather whole transactions per table, hand batches to the publisher.
 
-A flush writes one file per table from whole transactions, in four steps (invariants 1-3):
-
-1. record an intent (the files about to be written and the position they end at) in the state store;
-2. publish the files;
-3. in one state-store transaction: move the checkpoint to that position, add the statistics, drop the intent;
-4. start collecting the next batch.
-
-A crash before 3 leaves an intent; the next start deletes the files it names and reads again from the
-checkpoint, so those changes are written once, by the new run. A crash after 3 loses nothing either: the
-checkpoint says where the files end.
+The loop reads row changes and transaction control (capture/binlog/reader.py) and keeps where the last
+transaction boundary is. When the flush policy (flush_policy.py) says so, the batch goes to ``BatchPublisher``
+(publish.py), which holds the exactly-once sequence (intent, files, durability, checkpoint) and its invariant.
 
 Transactions (invariant 3): rows are collected per open transaction (capture/transaction.py, spilled to disk
 past the memory budget) and reach the change buffer only at COMMIT, XID or XA COMMIT; SAVEPOINT and ROLLBACK
@@ -20,17 +13,18 @@ ended at or before the checkpoint.
 
 Full-load handoff: each table's LOAD files come from a snapshot at a binlog position; a transaction of that
 table committed at or before it is in the LOAD files, so CDC skips it there.
+
+DDL (schema_changes.py): pending changes are written first, so no file mixes layouts; then each touched table
+is reloaded, cancelled or just re-read.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import zlib
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from binlake.capture.binlog.charsets import load_codec
@@ -50,30 +44,23 @@ from binlake.capture.binlog.reader import (
 from binlake.capture.binlog.rows import RowDecoder
 from binlake.capture.binlog.stream import BinlogStream
 from binlake.capture.transaction import OpenTransaction, remove_spill_files
-from binlake.changes import ChangeBuffer, Route, TableChanges
+from binlake.changes import ChangeBuffer, Route
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
-from binlake.dms import TableState
-from binlake.engine.commit_order import CommitOrder
-from binlake.engine.schema_changes import ddl_steps, live_tables
+from binlake.engine.flush_policy import FlushPolicy
+from binlake.engine.publish import BatchPublisher, Boundary, iso_time
+from binlake.engine.schema_changes import apply_ddl_steps, ddl_steps, live_tables
 from binlake.engine.target_folders import check_new_table
 from binlake.errors import BinlakeError
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress
-from binlake.source.flavor import MARIADB
 from binlake.source.server import Source
 from binlake.state import checkpoints, statistics
 from binlake.state.store import StateStore
-from binlake.target import naming
 from binlake.target.store import Bucket
-from binlake.target.writer import write_file
 
 log = logging.getLogger(__name__)
 STATUS_EVERY_SECONDS = 0.5
-# Row images (as binlog bytes) held in the change buffer before it is written out, whatever CdcMinFileSize
-# says: decoded, they weigh several times as much, and memory must not follow the batch settings alone.
-BUFFER_LIMIT_BYTES = 16 * 1024 * 1024
-FAULT_PAUSE_BEFORE_CHECKPOINT = float(os.environ.get("BINLAKE_FAULT_PAUSE_BEFORE_CHECKPOINT", "0") or 0)
 
 
 def dump_server_id(task_id: str) -> int:
@@ -109,15 +96,12 @@ class CdcRunner:
         self.last_commit: BinlogPosition | None = None
         self.last_commit_time = 0
         self.last_gtid: str | None = None
-        self.checkpoint: BinlogPosition | None = None
         self._last_status = 0.0
-        self._checkpointed_at = time.monotonic()
-        self._last_file: str | None = None
         self.changes_seen = 0
         self._data_types: dict[tuple[str, str], dict[str, str]] = {}
         self.memory_limit = memory_limit
-        # The change buffer's bound follows the memory budget too (a quarter of it, at most BUFFER_LIMIT_BYTES).
-        self.buffer_limit = min(BUFFER_LIMIT_BYTES, max(64 * 1024, memory_limit // 4))
+        self.policy = FlushPolicy(s3.CdcMinFileSize, float(s3.CdcMaxBatchInterval), memory_limit)
+        self.publisher = BatchPublisher(store, task_id, bucket, s3)
         self.spill_dir = spill_dir
         # Prepared XA transactions waiting for XA COMMIT or XA ROLLBACK, by XA identifier.
         self.prepared: dict[str, OpenTransaction] = {}
@@ -125,37 +109,25 @@ class CdcRunner:
         # Transactions ending at or before this position are already in the lake (a restart that reads
         # again from an open XA transaction's start passes over them).
         self.replayed_until: BinlogPosition | None = None
-        self._batch_id: int | None = None
-        self._batch_files: list[str] = []
-        self._batch_stats: dict[tuple[str, str], list[int]] = {}
-        self._batch_zero_dates: dict[tuple[str, str], int] = {}  # zero or invalid dates written as NULL, per table
-        self._pending_ddls: dict[tuple[str, str], int] = {}
-        order = s3.CdcCommitOrderColumnName
-        self.commit_order = CommitOrder(order, s3.TimestampColumnName) if order else None
 
     # -- setup ------------------------------------------------------------------------------------------
     def load_state(self) -> None:
         resume = checkpoints.resume_state(self.store, self.task_id)
-        self._last_file, self._open_at_start = resume.last_file, resume.open_transactions
+        self.publisher.last_file, self._open_at_start = resume.last_file, resume.open_transactions
         self.snapshots.update(resume.snapshots)
 
-    def recover_intents(self) -> None:
-        """Delete the files of a flush that never reached its checkpoint (a crash between steps 1 and 3)."""
-        for intent in checkpoints.unfinished_intents(self.store, self.task_id):
-            files = intent.files
-            for path in files:
-                self.bucket.discard(path)
-            checkpoints.drop_intent(self.store, self.task_id, intent.batch)
-            log.warning("Removed %d CDC files of an unfinished batch; their changes are read again", len(files))
-            self.store.add_event(self.task_id, "recovery", f"Removed {len(files)} CDC files of an unfinished batch")
+    @property
+    def checkpoint(self) -> BinlogPosition | None:
+        """The position the last checkpoint committed in this run."""
+        return self.publisher.checkpoint
 
     # -- the loop -----------------------------------------------------------------------------------------
     def run(self, start: BinlogPosition, gtid: str | None = None) -> None:
         """Stream from ``start`` (or from the MariaDB GTID position ``gtid``) until asked to stop."""
         self.load_state()
-        self.recover_intents()
+        self.publisher.recover_intents()
         remove_spill_files(self.spill_dir)
-        self.checkpoint = self.last_commit = start
+        self.publisher.checkpoint = self.last_commit = start
         stream_start = start
         if self._open_at_start and not gtid:
             # Prepared XA transactions were open at the checkpoint: read them again from where they start.
@@ -173,7 +145,7 @@ class CdcRunner:
         )
         reader = BinlogReader(stream, codec, self.mappings.selects, self.data_types)
         if not gtid:
-            self._checkpoint([], {})  # the task shows where CDC stands before the first change arrives
+            self.publisher.checkpoint_at_start(self._boundary_now())
         origin = f"GTID position {gtid}" if gtid else f"binlog position {start}"
         log.info("CDC started from %s", origin)
         self.store.add_event(self.task_id, "state change", f"CDC started from {origin}")
@@ -338,14 +310,11 @@ class CdcRunner:
         return types
 
     def _due(self) -> bool:
-        buffer = self.buffer
+        buffer, now = self.buffer, time.monotonic()
         if buffer.first_change_at is None:
-            # Nothing to write, but the position moved (other tables' transactions): checkpoint it now and
-            # then, so a restart does not reread them and the binlog they sit in may be purged.
-            return self.last_commit != self.checkpoint and time.monotonic() - self._checkpointed_at > 1.0
-        if buffer.bytes >= min(self.s3.CdcMinFileSize * 1024, self.buffer_limit):
-            return True
-        return time.monotonic() - buffer.first_change_at >= float(self.s3.CdcMaxBatchInterval)
+            moved = self.last_commit != self.publisher.checkpoint
+            return self.policy.idle_checkpoint_due(moved, self.publisher.checkpointed_at, now)
+        return self.policy.due(buffer.bytes, buffer.first_change_at, now)
 
     def _route(self, decoder: RowDecoder) -> Route:
         key = id(decoder)
@@ -414,21 +383,19 @@ class CdcRunner:
             touched.add((route.schema, route.table, id(changes.decoder)))
             images = pending.add_changes(changes, commit.timestamp, inserts_only, no_deletes)
             count = images // 2 if changes.kind == "U" else images
-            stats = self._batch_stats.setdefault((route.schema, route.table), [0, 0, 0])
-            stats["IUD".index(changes.kind)] += count
+            self.publisher.count_changes(route.schema, route.table, changes.kind, count)
             zero_dates = changes.decoder.take_zero_dates()
             if zero_dates:
-                key = (route.schema, route.table)
-                self._batch_zero_dates[key] = self._batch_zero_dates.get(key, 0) + zero_dates
+                self.publisher.count_zero_dates(route.schema, route.table, zero_dates)
             buffer.bytes += changes.size
             buffer.changes += count
             self.changes_seen += count
             if buffer.first_change_at is None:
                 buffer.first_change_at = time.monotonic()
-            if buffer.bytes >= self.buffer_limit:
+            if self.policy.over_memory(buffer.bytes):
                 # A transaction larger than the buffer: write what is held now, under the batch's intent,
                 # and checkpoint only once the whole transaction is in files.
-                self._publish()
+                self._write_part()
         for table_key in touched:
             held = buffer.tables.get(table_key)
             if held is not None:
@@ -439,7 +406,7 @@ class CdcRunner:
         if now - self._last_status < STATUS_EVERY_SECONDS:
             return
         self._last_status = now
-        checkpoints.note_read(self.store, self.task_id, position, _iso(timestamp))
+        checkpoints.note_read(self.store, self.task_id, position, iso_time(timestamp))
 
     def _statement(self, statement: Statement, in_transaction: bool = False) -> None:
         """A DDL or other statement. Inside a transaction's group (CREATE TABLE ... SELECT) its effects are
@@ -453,156 +420,30 @@ class CdcRunner:
                 statement.timestamp,
                 statement.gtid,
             )
-        touched = ddl_steps(statement, self.mappings.selects, lambda db: live_tables(self.store, self.task_id, db))
-        for kind, schema, table in touched:
+        steps = ddl_steps(statement, self.mappings.selects, lambda db: live_tables(self.store, self.task_id, db))
+        for _, schema, table in steps:
             self._data_types.pop((schema, table), None)
-            self.store.add_event(self.task_id, "ddl", f"DDL on {schema}.{table}: {statement.sql.strip()[:200]}")
-            log.info("DDL on %s.%s at %s: %s", schema, table, statement.position, kind)
-            if kind == "reload":
-                # Reload from a fresh snapshot: its LOAD files hold the table as of a position after this
-                # statement, and the stream skips this table's transactions up to it.
-                snapshot = self.reload_table(schema, table)
-                if snapshot is not None:
-                    self.snapshots[(schema, table)] = snapshot
-            elif kind == "cancel":
-                statistics.set_state(self.store, self.task_id, schema, table, TableState.TABLE_CANCELLED)
             self.routes = {k: r for k, r in self.routes.items() if (r.schema, r.table) != (schema, table)}
-        for _, schema, table in touched:
-            self._pending_ddls[(schema, table)] = self._pending_ddls.get((schema, table), 0) + 1
+            self.publisher.count_ddl(schema, table)
+        self.snapshots.update(apply_ddl_steps(self.store, self.task_id, statement, steps, self.reload_table))
         if not in_transaction:
-            self._checkpoint([], {})
+            self.publisher.checkpoint_after_ddl(self._boundary_now())
 
     # -- flushing -----------------------------------------------------------------------------------------
+    def _boundary_now(self) -> Boundary:
+        """The last transaction boundary read, as a checkpoint would record it."""
+        assert self.last_commit is not None  # run() sets it before the first event
+        return Boundary(self.last_commit, self.last_gtid, self.last_commit_time, self._open_transactions())
+
     def flush(self) -> None:
         """Write what the buffer holds and checkpoint after it (a transaction boundary)."""
-        if not self.buffer and self._batch_id is None:
-            if self.last_commit != self.checkpoint:
-                self._checkpoint([], {})
+        if not self.buffer and not self.publisher.in_batch:
+            if self.last_commit != self.publisher.checkpoint:
+                self.publisher.checkpoint_idle_position(self._boundary_now())
             return
-        self._publish()
-        stats = {key: (i, u, d) for key, (i, u, d) in self._batch_stats.items()}
-        changes = sum(i + u + d for i, u, d in stats.values())
-        if FAULT_PAUSE_BEFORE_CHECKPOINT:
-            # Fault injection for the exactly-once tests: widen the window between publish and checkpoint.
-            log.info("Batch %d published; checkpoint pending", self._batch_id)
-            time.sleep(FAULT_PAUSE_BEFORE_CHECKPOINT)
-        self.bucket.sync()  # the files must survive a power loss before the position that covers them moves
-        files = self._batch_files
-        self._checkpoint(files, {}, stats, self._batch_id, changes)
-        log.debug("Flushed %d changes into %d files up to %s", changes, len(files), self.last_commit)
-        self._batch_id, self._batch_files, self._batch_stats = None, [], {}
-        self._batch_zero_dates = {}
+        self.publisher.checkpoint_after_publish(self.buffer, self._boundary_now())
 
-    def _publish(self) -> None:
-        """Write one file per table of the buffer, named first in the batch's intent, and empty the buffer."""
-        moment = datetime.now(UTC)
-        extension = self.s3.extension
-        planned: list[tuple[str, TableChanges]] = []
-        for pending in self.buffer.tables.values():
-            if not len(pending):
-                continue  # every change of the table was filtered out (CdcInsertsOnly, CdcInsertsAndUpdates)
-            route = pending.route
-            prefix = naming.table_prefix(self.s3.BucketFolder, route.target_schema, route.target_table)
-            if self.s3.DatePartitionEnabled:
-                prefix += "/" + naming.date_partition(
-                    moment, self.s3.DatePartitionSequence, self.s3.DatePartitionDelimiter
-                )
-            self._last_file = naming.next_cdc_file_name(moment, extension, self._last_file)
-            planned.append((f"{prefix}/{self._last_file}", pending))
-        if planned:
-            assert self.last_commit is not None  # run() sets it before the first event
-            self._batch_files = self._batch_files + [path for path, _ in planned]
-            if self._batch_id is None:
-                self._batch_id = int(time.time() * 1000)
-                checkpoints.record_intent(
-                    self.store, self.task_id, self._batch_id, self.checkpoint, self.last_commit, self._batch_files
-                )
-            else:
-                checkpoints.extend_intent(self.store, self.task_id, self._batch_id, self.last_commit, self._batch_files)
-            for path, pending in planned:
-                batch = pending.record_batch(True, self.s3.TimestampColumnName, self.s3.TimestampColumnType)
-                if self.commit_order is not None:
-                    route = pending.route
-                    batch = self.commit_order.stamp(batch, (route.target_schema, route.target_table), self.last_commit)
-                write_file(self.bucket, path, self.s3, batch)
-        self.buffer.clear()
-
-    def _checkpoint(
-        self,
-        files: list[str],
-        ddls: dict[tuple[str, str], int],
-        stats: dict[tuple[str, str], tuple[int, int, int]] | None = None,
-        batch_id: int | None = None,
-        changes: int = 0,
-    ) -> None:
-        assert self.last_commit is not None  # run() sets it before the first event
-        checkpoint = checkpoints.Checkpoint(
-            self.last_commit, self.last_gtid, _iso(self.last_commit_time), changes,
-            self._last_file if files else None, self._open_transactions(),
-        )  # fmt: skip
-        zero_dates = self._batch_zero_dates if batch_id is not None else {}
-        checkpoints.commit(
-            self.store, self.task_id, checkpoint, stats, {**ddls, **self._pending_ddls}, batch_id, zero_dates
-        )
-        self.checkpoint = self.last_commit
-        self._pending_ddls = {}
-        self._checkpointed_at = time.monotonic()
-        for (schema, table), count in zero_dates.items():
-            log.warning("Table %s.%s: %d zero or invalid dates written as NULL by CDC", schema, table, count)
-
-
-def _iso(timestamp: int) -> str | None:
-    if not timestamp:
-        return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
-
-
-def parse_start_position(text: str) -> BinlogPosition | str:
-    """DMS's CdcStartPosition: 'mysql-bin.000003:1234' (binlog file and log_pos), or a MariaDB GTID
-    position such as '0-1-100' (returned as text)."""
-    if MARIADB.is_gtid_set(text.strip()):
-        return text.strip()
-    file, _, pos = text.rpartition(":")
-    if not file or not pos.isdigit():
-        raise BinlakeError(
-            f"--cdc-start-position {text!r} is not a binlog position",
-            fix="use FILE:POSITION (mysql-bin.000003:4) or a MariaDB GTID position (0-1-100)",
-        )
-    return BinlogPosition(file, int(pos))
-
-
-def parse_start_time(text: str) -> int:
-    """DMS's CdcStartTime: seconds since the epoch, or an ISO 8601 time (UTC when it has no zone)."""
-    if text.isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BinlakeError(
-            f"--cdc-start-time {text!r} is not a time", fix="use seconds since the epoch or 2026-01-16T12:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
-
-
-def position_at_time(address: SourceAddress, start_time: int) -> BinlogPosition:
-    """The position after the last transaction committed before ``start_time``, read from the binlog."""
-    source = Source(address)
-    files = source.binary_logs()
-    with source.connection() as conn:
-        codec = load_codec(conn)
-    if not files:
-        raise BinlakeError(f"binlog is off on {address.host}:{address.port}", fix="set log_bin=ON and restart")
-    start = BinlogPosition(files[0], 4)
-    stream = BinlogStream(address, start, 0, non_blocking=True)
-    found = start
-    try:
-        for item in BinlogReader(stream, codec, lambda schema, table: False):
-            if isinstance(item, (Commit, Statement)):
-                if item.timestamp >= start_time:
-                    return found
-                found = item.position
-    finally:
-        stream.close()
-    return found
+    def _write_part(self) -> None:
+        """Write the buffer within the current batch, without a checkpoint (a transaction still going on)."""
+        assert self.last_commit is not None
+        self.publisher.write_files(self.buffer, self.last_commit)

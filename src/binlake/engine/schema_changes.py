@@ -14,15 +14,19 @@ A RENAME inside the selection is both: the old name is cancelled and the new one
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Literal
 
 from binlake.capture.binlog.reader import Statement
 from binlake.capture.ddl import DdlAction, DdlSyntaxError, parse_ddl
+from binlake.dms import TableState
 from binlake.errors import BinlakeError
+from binlake.position import BinlogPosition
 from binlake.state import statistics
 from binlake.state.store import StateStore
 
+log = logging.getLogger(__name__)
 Step = Literal["reload", "cancel", "alter"]
 _STEPS: dict[str, Step] = {"create": "reload", "truncate": "reload", "drop": "cancel", "alter": "alter"}
 
@@ -58,3 +62,26 @@ def _steps(action: DdlAction, tables_of: Callable[[str], Iterable[str]]) -> list
 def live_tables(store: StateStore, task_id: str, schema: str) -> list[str]:
     """The task's tables of ``schema`` that are not cancelled yet, as its table statistics know them."""
     return [table for _, table in statistics.live_tables(store, task_id, schema)]
+
+
+def apply_ddl_steps(
+    store: StateStore,
+    task_id: str,
+    statement: Statement,
+    steps: list[tuple[Step, str, str]],
+    reload_table: Callable[[str, str], BinlogPosition | None],
+) -> dict[tuple[str, str], BinlogPosition]:
+    """Carry out ``ddl_steps``' steps: record each DDL, reload tables (``reload_table`` loads one from a fresh
+    snapshot) and mark dropped ones cancelled. Returns the reloaded tables' snapshot positions: their LOAD
+    files hold the table as of a position after this statement, and CDC skips their transactions up to it."""
+    snapshots: dict[tuple[str, str], BinlogPosition] = {}
+    for kind, schema, table in steps:
+        store.add_event(task_id, "ddl", f"DDL on {schema}.{table}: {statement.sql.strip()[:200]}")
+        log.info("DDL on %s.%s at %s: %s", schema, table, statement.position, kind)
+        if kind == "reload":
+            snapshot = reload_table(schema, table)
+            if snapshot is not None:
+                snapshots[(schema, table)] = snapshot
+        elif kind == "cancel":
+            statistics.set_state(store, task_id, schema, table, TableState.TABLE_CANCELLED)
+    return snapshots

@@ -10,15 +10,18 @@ import logging
 import os
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from binlake.capture.time_search import position_at_time
+from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
 from binlake.config.task_settings import ReplicationTaskSettings
 from binlake.dms import STOP_REASON_FULL_LOAD_DONE, STOP_REASON_USER, MigrationType, StartType, TaskStatus
-from binlake.engine.cdc import CdcRunner, parse_start_position, parse_start_time, position_at_time
+from binlake.engine.cdc import CdcRunner
 from binlake.engine.full_load import FullLoad, FullLoadResult
 from binlake.engine.recovery import is_recoverable
+from binlake.engine.start_point import parse_start_position, parse_start_time
 from binlake.engine.target_folders import check_target_folders, remove_stale_temp_files
 from binlake.errors import BinlakeError
 from binlake.monitor.sampler import MetricsSampler
@@ -77,6 +80,21 @@ def select_tables(address: SourceAddress, mappings: TableMappings) -> list[Table
             fix="check the selection rules' schema-name and table-name (% is the wildcard)",
         )
     return [plan_table(table, mappings) for table in source.describe_tables(names)]
+
+
+@dataclass(frozen=True)
+class PreparedTask:
+    """What the prepare phase found: the task's settings, its source and target, and the tables to load."""
+
+    settings: ReplicationTaskSettings
+    mappings: TableMappings
+    address: SourceAddress
+    bucket: Bucket
+    s3: S3Settings
+    loads: bool  # the migration type has a full load
+    captures: bool  # ... and CDC
+    resume: bool  # resume-processing: completed tables are not loaded again, CDC starts at the checkpoint
+    plans: list[TablePlan]
 
 
 class TaskRunner:
@@ -144,6 +162,26 @@ class TaskRunner:
         cdc_start_position: str | None,
         cdc_start_time: str | None,
     ) -> None:
+        """The three phases: prepare (checks, tables, start type), full load, CDC."""
+        prepared = self._prepare(task, start_type)
+        loader = FullLoad(
+            self.store, self.identifier, prepared.address, prepared.bucket, prepared.s3,
+            prepared.settings.FullLoadSettings, self.stop_event,
+        )  # fmt: skip
+        if prepared.loads and prepared.plans and not self._full_load_phase(loader, prepared):
+            return
+        if not prepared.captures:
+            self._finish(TaskStatus.STOPPED, STOP_REASON_FULL_LOAD_DONE, None)
+            return
+        if not prepared.loads:
+            for plan in prepared.plans:
+                loader.register_completed(plan)
+        self._cdc_phase(prepared, cdc_start_position, cdc_start_time)
+        self._finish(TaskStatus.STOPPED, STOP_REASON_USER, None)
+
+    def _prepare(self, task: tasks_api.ReplicationTask, start_type: StartType) -> PreparedTask:
+        """Read the task's endpoints and settings, check source and target, pick the tables still to load,
+        and mark the task running."""
         source = endpoints_api.get(self.store, task.source_endpoint)
         target = endpoints_api.get(self.store, task.target_endpoint)
         assert target.S3Settings is not None
@@ -173,29 +211,26 @@ class TaskRunner:
             }
             plans = [p for p in plans if (p.source.schema, p.source.name) not in done]
         tasks_api.update(self.store, self.identifier, status=TaskStatus.RUNNING.value)
-        loader = FullLoad(
-            self.store, self.identifier, address, bucket, target.S3Settings, settings.FullLoadSettings, self.stop_event
-        )
-        if loads and plans:
-            log.info("Task %s running: %d tables to load", self.identifier, len(plans))
-            tasks_api.update(self.store, self.identifier, full_load_started_at=utcnow(), full_load_finished_at=None)
-            result = self._load_recovering(loader, plans, settings)
-            if not self._full_load_succeeded(result):
-                return
-        if not captures:
-            self._finish(TaskStatus.STOPPED, STOP_REASON_FULL_LOAD_DONE, None)
-            return
-        if not loads:
-            for plan in plans:
-                loader.register_completed(plan)
-        start, gtid = self._cdc_start(address, loads, resume, cdc_start_position, cdc_start_time)
+        return PreparedTask(settings, mappings, address, bucket, target.S3Settings, loads, captures, resume, plans)
+
+    def _full_load_phase(self, loader: FullLoad, prepared: PreparedTask) -> bool:
+        """Load the prepared tables; False when the task ended there (a table failed, or a stop)."""
+        log.info("Task %s running: %d tables to load", self.identifier, len(prepared.plans))
+        tasks_api.update(self.store, self.identifier, full_load_started_at=utcnow(), full_load_finished_at=None)
+        result = self._load_recovering(loader, prepared.plans, prepared.settings)
+        return self._full_load_succeeded(result)
+
+    def _cdc_phase(self, prepared: PreparedTask, cdc_start_position: str | None, cdc_start_time: str | None) -> None:
+        """Stream changes until a stop, restarting from the checkpoint after recoverable errors."""
+        address, settings, mappings = prepared.address, prepared.settings, prepared.mappings
+        start, gtid = self._cdc_start(address, prepared.loads, prepared.resume, cdc_start_position, cdc_start_time)
         check_cdc_source(address, None if gtid else start)
         reload_loader = FullLoad(
             self.store,
             self.identifier,
             address,
-            bucket,
-            target.S3Settings,
+            prepared.bucket,
+            prepared.s3,
             replace(settings.FullLoadSettings, TargetTablePrepMode="DROP_AND_CREATE"),
             self.stop_event,
         )
@@ -205,8 +240,8 @@ class TaskRunner:
                 self.store,
                 self.identifier,
                 address,
-                bucket,
-                target.S3Settings,
+                prepared.bucket,
+                prepared.s3,
                 mappings,
                 self.stop_event,
                 lambda schema, table: reload_loader.reload(schema, table, mappings),
@@ -242,7 +277,6 @@ class TaskRunner:
                 )
                 if self.stop_event.wait(wait):
                     break
-        self._finish(TaskStatus.STOPPED, STOP_REASON_USER, None)
 
     def _cdc_start(
         self,
