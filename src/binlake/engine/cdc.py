@@ -47,8 +47,8 @@ from binlake.capture.transaction import OpenTransaction, remove_spill_files
 from binlake.changes import ChangeBuffer, Route
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
-from binlake.engine.flush_policy import FlushPolicy
-from binlake.engine.publish import BatchPublisher, Boundary, iso_time
+from binlake.engine.flush_policy import FlushPolicy, first_ratio
+from binlake.engine.publish import BatchPublisher, Boundary, WrittenFile, iso_time
 from binlake.engine.schema_changes import apply_ddl_steps, ddl_steps, live_tables
 from binlake.engine.target_folders import check_new_table
 from binlake.errors import BinlakeError
@@ -100,7 +100,12 @@ class CdcRunner:
         self.changes_seen = 0
         self._data_types: dict[tuple[str, str], dict[str, str]] = {}
         self.memory_limit = memory_limit
-        self.policy = FlushPolicy(s3.CdcMinFileSize, float(s3.CdcMaxBatchInterval), memory_limit)
+        self.policy = FlushPolicy(
+            s3.CdcMinFileSize,
+            float(s3.CdcMaxBatchInterval),
+            memory_limit,
+            first_ratio(s3.DataFormat, s3.CompressionType),
+        )
         self.publisher = BatchPublisher(store, task_id, bucket, s3)
         self.spill_dir = spill_dir
         # Prepared XA transactions waiting for XA COMMIT or XA ROLLBACK, by XA identifier.
@@ -388,6 +393,9 @@ class CdcRunner:
             if zero_dates:
                 self.publisher.count_zero_dates(route.schema, route.table, zero_dates)
             buffer.bytes += changes.size
+            self.policy.added(
+                (route.schema, route.table, id(changes.decoder)), (route.schema, route.table), changes.size
+            )
             buffer.changes += count
             self.changes_seen += count
             if buffer.first_change_at is None:
@@ -441,9 +449,15 @@ class CdcRunner:
             if self.last_commit != self.publisher.checkpoint:
                 self.publisher.checkpoint_idle_position(self._boundary_now())
             return
-        self.publisher.checkpoint_after_publish(self.buffer, self._boundary_now())
+        self._learn(self.publisher.checkpoint_after_publish(self.buffer, self._boundary_now()))
 
     def _write_part(self) -> None:
         """Write the buffer within the current batch, without a checkpoint (a transaction still going on)."""
         assert self.last_commit is not None
-        self.publisher.write_files(self.buffer, self.last_commit)
+        self._learn(self.publisher.write_files(self.buffer, self.last_commit))
+
+    def _learn(self, written: dict[tuple[str, str, int], WrittenFile]) -> None:
+        """The flush policy learns each table's output bytes per row-image byte from the files just written."""
+        for key, file in written.items():
+            self.policy.written(key, key[:2], file.size)
+        self.policy.cleared()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -52,6 +51,12 @@ class Boundary:
     commit_time: int  # seconds since the epoch of the source commit; 0 keeps the previous one
     # Prepared XA transactions still open at ``position``: XA identifier -> where their group starts.
     open_transactions: dict[str, BinlogPosition] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    path: str
+    size: int | None  # bytes, None when unknown
 
 
 class BatchPublisher:
@@ -103,13 +108,13 @@ class BatchPublisher:
         return self.batch_id is not None
 
     # -- step 1 -----------------------------------------------------------------------------------------------
-    def write_files(self, buffer: ChangeBuffer, end: BinlogPosition) -> dict[Hashable, str]:
+    def write_files(self, buffer: ChangeBuffer, end: BinlogPosition) -> dict[tuple[str, str, int], WrittenFile]:
         """Write one file per table of the buffer, named first in the batch's intent, and empty the buffer.
         ``end`` is the last transaction boundary the buffer's changes reach. Returns each pending table's
-        (buffer key's) file path."""
+        (buffer key's) file."""
         moment = datetime.now(UTC)
         extension = self.s3.extension
-        planned: list[tuple[Hashable, str, TableChanges]] = []
+        planned: list[tuple[tuple[str, str, int], str, TableChanges]] = []
         for key, pending in buffer.tables.items():
             if not len(pending):
                 continue  # every change of the table was filtered out (CdcInsertsOnly, CdcInsertsAndUpdates)
@@ -137,13 +142,22 @@ class BatchPublisher:
                     batch = self.commit_order.stamp(batch, (route.target_schema, route.target_table), end)
                 write_file(self.bucket, path, self.s3, batch)
         buffer.clear()
-        return {key: path for key, path, _ in planned}
+        return {key: WrittenFile(path, self._size(path)) for key, path, _ in planned}
+
+    def _size(self, path: str) -> int | None:
+        """A published file's size in bytes (None when the store cannot say now: it only informs the policy)."""
+        try:
+            return self.bucket.fs.get_file_info(self.bucket.full(path)).size
+        except OSError:
+            return None
 
     # -- step 2 and the checkpoints that write nothing ---------------------------------------------------------
-    def checkpoint_after_publish(self, buffer: ChangeBuffer, boundary: Boundary) -> None:
+    def checkpoint_after_publish(
+        self, buffer: ChangeBuffer, boundary: Boundary
+    ) -> dict[tuple[str, str, int], WrittenFile]:
         """Write what the buffer holds, make the batch's files durable, and checkpoint at ``boundary``, the
-        transaction boundary they reach."""
-        self.write_files(buffer, boundary.position)
+        transaction boundary they reach. Returns the files ``write_files`` wrote for what the buffer held."""
+        written = self.write_files(buffer, boundary.position)
         counts: TableCounts = {key: (i, u, d) for key, (i, u, d) in self.batch_counts.items()}
         changes = sum(i + u + d for i, u, d in counts.values())
         if FAULT_PAUSE_BEFORE_CHECKPOINT:
@@ -156,6 +170,7 @@ class BatchPublisher:
         log.debug("Flushed %d changes into %d files up to %s", changes, len(files), boundary.position)
         self.batch_id, self.batch_files, self.batch_counts = None, [], {}
         self.batch_zero_dates = {}
+        return written
 
     def checkpoint_at_start(self, boundary: Boundary) -> None:
         """The task shows where CDC stands before the first change arrives."""
