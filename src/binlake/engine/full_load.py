@@ -32,6 +32,7 @@ from binlake.source.types import DecodeCounters
 from binlake.state import statistics
 from binlake.state.store import StateStore
 from binlake.target import naming
+from binlake.target.background import BackgroundWriter
 from binlake.target.store import Bucket
 from binlake.target.writer import RollingFileWriter, output_schema
 from binlake.text import plural
@@ -182,13 +183,18 @@ class FullLoad:
         conn = source.connect(raw=True)
         counters = DecodeCounters()
         extension = self.s3.extension
-        writer = RollingFileWriter(
+        # Row groups are encoded (and files published and fsynced) on a thread of the writer's own, while this
+        # thread takes the next batches from the reader: both release the GIL, so they overlap on two cores.
+        writer = BackgroundWriter(
+            RollingFileWriter(
+                self.bucket,
+                prefix,
+                self.s3,
+                output_schema(self.s3, plan.arrow_schema(), with_op=self.s3.IncludeOpForFullLoad),
+                lambda sequence: naming.load_file_name(sequence, extension),
+                first_sequence,
+            ),
             self.bucket,
-            prefix,
-            self.s3,
-            output_schema(self.s3, plan.arrow_schema(), with_op=self.s3.IncludeOpForFullLoad),
-            lambda sequence: naming.load_file_name(sequence, extension),
-            first_sequence,
         )
         rows = 0
         try:
