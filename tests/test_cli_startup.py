@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import typer
 import typer.main
@@ -20,6 +21,7 @@ import typer.main
 from binlake import __version__, native
 from binlake.cli.entry import COMMAND_MODULES, command_word, version_requested
 from binlake.cli.main import _app_for, _register, app
+from tests.conftest import Binlake, create_task, mappings
 
 MODULES = ("endpoints", "tasks", "lake", "monitor", "sandbox", "not_here", "api")
 
@@ -116,3 +118,31 @@ def test_every_command_reads_the_same_help_when_its_module_alone_is_loaded() -> 
     assert len(leaves) > 25
     for path, _command in leaves:
         assert _help(_app_for(path[0]), path) == _help(app, path), path
+
+
+def test_a_task_process_exits_without_teardown_with_its_output_files_and_state_complete(
+    admin, binlake: Binlake, bucket: Path, database: str, endpoints
+) -> None:
+    """start-replication-task ends with os._exit (cli/entry.py): what it printed, the files and the task's
+    state are all there, as the source server has the rows; a failed task still says why and exits 1."""
+    cur = admin.cursor()
+    cur.execute(f"CREATE TABLE `{database}`.t (id INT PRIMARY KEY, name VARCHAR(20))")
+    cur.executemany(f"INSERT INTO `{database}`.t VALUES (%s, %s)", [(i, f"n{i}") for i in range(2000)])
+    admin.commit()
+    create_task(binlake, "load", mappings(database, "t"))
+    done = binlake.run_process("start-replication-task", "--replication-task-arn", "load", "--output", "json")
+    assert done.exit_code == 0, done.stderr
+    assert json.loads(done.stdout)["ReplicationTask"]["Status"] == "stopped"
+    cur.execute(f"SELECT id, name FROM `{database}`.t ORDER BY id")
+    assert pq.read_table(bucket / "hub" / database / "t" / "LOAD00000001.parquet").to_pylist() == [
+        {"id": i, "name": n} for i, n in cur.fetchall()
+    ]
+    stats = binlake.ok("describe-table-statistics", "--replication-task-arn", "load", "--output", "json").json()
+    assert [(s["FullLoadRows"], s["TableState"]) for s in stats["TableStatistics"]] == [(2000, "Table completed")]
+
+    cur.execute(f"DROP TABLE `{database}`.t")
+    failed = binlake.run_process(
+        "start-replication-task", "--replication-task-arn", "load", "--start-replication-task-type", "reload-target"
+    )
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith("Error: ") and "Traceback" not in failed.stderr

@@ -9,6 +9,7 @@ before, so help and usage errors read as they always did.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 # Command word → its module in binlake.cli.commands (tests/test_cli_startup.py holds this to what the modules
@@ -91,4 +92,26 @@ def run() -> None:
         sys.exit(0)
     from binlake.cli.main import main
 
-    sys.exit(main(args))
+    code = main(args)
+    if command_word(args) in EXIT_WITHOUT_TEARDOWN:
+        exit_now(code)
+    sys.exit(code)
+
+
+# Commands that end with nothing left to do: the task's files are durable and its state committed when
+# start-replication-task returns (exceptions, a bug's traceback, still take the ordinary way out).
+EXIT_WITHOUT_TEARDOWN = ("start-replication-task",)
+
+
+def exit_now(code: int) -> None:
+    """Flush the logs and the output, then end the process without the interpreter's teardown: freeing every
+    module, pyarrow's memory pool and the client library took 0.2 s of CPU after a full load of 1M rows,
+    about 5 % of the C client's time for the whole table."""
+    import logging
+    import os
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe: nothing more can reach it
+            stream.flush()
+    os._exit(code)
