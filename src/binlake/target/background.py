@@ -23,13 +23,14 @@ _CLOSE = None
 class BackgroundWriter:
     """Feeds ``writer`` from a thread of its own; ``write``, ``close`` and ``abort`` as RollingFileWriter's.
 
-    At most ``max_rows`` rows and ``max_bytes`` bytes wait in the queue (always at least one batch), so memory
+    At most ``max_rows`` rows (default: half a row group, more than the reader fills while a row group is
+    encoded) and ``max_bytes`` bytes wait in the queue (always at least one batch), so memory
     stays bounded by the row group being encoded, the one being buffered and this queue. An error of the writer
     thread is raised by the next ``write`` or by ``close``.
     """
 
     def __init__(
-        self, writer: RollingFileWriter, bucket: Bucket, max_rows: int = ROW_GROUP_ROWS, max_bytes: int = 0
+        self, writer: RollingFileWriter, bucket: Bucket, max_rows: int = ROW_GROUP_ROWS // 2, max_bytes: int = 0
     ) -> None:
         self.writer = writer
         self.bucket = bucket
