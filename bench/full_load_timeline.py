@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -104,8 +105,16 @@ def child(events_path: str, argv: list[str]) -> int:
     RollingFileWriter.write = traced_write  # type: ignore[method-assign]
     RollingFileWriter.close = traced_close  # type: ignore[method-assign]
     Bucket.sync = traced_sync  # type: ignore[method-assign]
+    profile_path = os.environ.get("TIMELINE_PROFILE")
     try:
-        code = cli_main.main(argv)
+        if profile_path:  # the loop thread's profile (cProfile), for pstats
+            import cProfile
+
+            profiler = cProfile.Profile()
+            code = profiler.runcall(cli_main.main, argv)
+            profiler.dump_stats(profile_path)
+        else:
+            code = cli_main.main(argv)
     finally:
         mark("command returned", **{k: round(v, 3) for k, v in totals.items()})
         Path(events_path).write_text(json.dumps(events))
@@ -122,8 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work-dir", type=Path, default=BENCH_DIR / "data" / "timeline")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for binlake's process")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile binlake's loop thread (WORK_DIR-ROUND.profile)"
+    )
     args = parser.parse_args(argv)
     args.work_dir = args.work_dir.absolute()
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # so the sandbox is destroyed
     server = SandboxServer(args.work_dir)
     server.start()
     try:
@@ -141,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                     assert isinstance(cmd, list) and cmd[1:3] == ["-m", "binlake"]
                     cmd = [sys.executable, __file__, "--child", str(events_path), *cmd[3:]]
                 env = dict(os.environ, **dict(e.split("=", 1) for e in args.env))
+                if args.profile:
+                    env["TIMELINE_PROFILE"] = f"{args.work_dir}-{round_}.profile"  # the work dir goes at the end
                 spawned = time.time()
                 measured = measure(cmd, run_dir / "output.log", server.pid, env, shell=isinstance(cmd, str))
                 line = (
