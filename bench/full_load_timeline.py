@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -136,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     args.work_dir = args.work_dir.absolute()
+    # An installed binlake has bytecode for its modules (pip compiles them); an editable one under
+    # PYTHONDONTWRITEBYTECODE would compile them again in every run.
+    for src in [BENCH_DIR.parent / "src", *([args.before_src] if args.before_src else [])]:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True, capture_output=True)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # so the sandbox is destroyed
     server = SandboxServer(args.work_dir)
     server.start()
@@ -145,15 +150,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         rows = bench.create(bench_run.DATABASE, args.orders)
         for round_ in range(1, args.rounds + 1):
-            for contender in ("mariadb-client", "binlake") if round_ % 2 else ("binlake", "mariadb-client"):
+            contenders = ["mariadb-client", "binlake"] + (["binlake-before"] if args.before_src else [])
+            shift = (round_ - 1) % len(contenders)
+            for contender in contenders[shift:] + contenders[:shift]:
                 run_dir = args.work_dir / "runs" / f"{round_}-{contender}"
                 (run_dir / "lake").mkdir(parents=True)
-                cmd = bench.command(contender, bench_run.DATABASE, run_dir, run_dir / "lake")
+                cmd = bench.command(contender.removesuffix("-before"), bench_run.DATABASE, run_dir, run_dir / "lake")
                 events_path = run_dir / "events.json"
-                if contender == "binlake":
+                if contender.startswith("binlake"):
                     assert isinstance(cmd, list) and cmd[1:3] == ["-m", "binlake"]
                     cmd = [sys.executable, __file__, "--child", str(events_path), *cmd[3:]]
                 env = dict(os.environ, **dict(e.split("=", 1) for e in args.env))
+                if contender == "binlake-before":
+                    env["PYTHONPATH"] = str(args.before_src)
                 if args.profile:
                     env["TIMELINE_PROFILE"] = f"{args.work_dir}-{round_}.profile"  # the work dir goes at the end
                 spawned = time.time()
@@ -164,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"others {measured.other_cores:.2f} cores, rc {measured.returncode}"
                 )
                 print(line, flush=True)
-                if contender == "binlake" and events_path.exists():
+                if contender.startswith("binlake") and events_path.exists():
                     for event in json.loads(events_path.read_text()):
                         extra = {k: v for k, v in event.items() if k not in ("event", "wall", "cpu")}
                         print(
@@ -176,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows_written = sum(
                     bench_run.pq.ParquetFile(p).metadata.num_rows for p in (run_dir / "lake").rglob("*.parquet")
                 )
-                if contender == "binlake" and rows_written != rows:
+                if contender.startswith("binlake") and rows_written != rows:
                     print(f"    wrote {rows_written} rows of {rows}", flush=True)
     finally:
         server.destroy()
