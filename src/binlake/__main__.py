@@ -1,3 +1,3 @@
-from binlake.cli.main import run
+from binlake.cli.entry import run
 
 run()

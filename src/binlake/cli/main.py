@@ -6,6 +6,8 @@ shows its traceback.
 
 from __future__ import annotations
 
+import copy
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -17,7 +19,7 @@ try:  # typer 0.2x ships its own copy of click
 except ImportError:  # pragma: no cover - older typer depends on click
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
-from binlake import __version__, native
+from binlake.cli.entry import COMMAND_MODULES, command_word, version_line
 from binlake.cli.options import adapt
 from binlake.cli.render import err_console
 from binlake.errors import BinlakeError
@@ -63,7 +65,7 @@ def main_options(
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ) -> None:
     if version:
-        typer.echo(f"binlake {__version__} ({native.describe()})")
+        typer.echo(version_line())
         raise typer.Exit(0)
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
@@ -78,24 +80,42 @@ def context(ctx: typer.Context) -> Context:
 
 
 _registered = False
+# The command modules in the order of the full CLI's help.
+MODULES = ("endpoints", "tasks", "lake", "monitor", "sandbox", "not_here", "api")
+_single: dict[str, typer.Typer] = {}
 
 
 def _register() -> None:
     global _registered
     if _registered:
         return
-    from binlake.cli.commands import api, endpoints, lake, monitor, not_here, sandbox, tasks
-
-    for module in (endpoints, tasks, lake, monitor, sandbox, not_here, api):
-        module.register(app)
+    for name in MODULES:
+        importlib.import_module(f"binlake.cli.commands.{name}").register(app)
     _registered = True
 
 
+def _app_for(word: str | None) -> typer.Typer:
+    """The CLI that runs the command ``word``: the root callback with only that command's module (and the
+    endpoints module, whose --region is the one every command gets), or everything when ``word`` is not a
+    known command (help, usage errors and their suggestions need them all). See cli/entry.py."""
+    module = COMMAND_MODULES.get(word or "")
+    if module is None:
+        _register()
+        return app
+    if module not in _single:
+        single = copy.copy(app)
+        single.registered_commands, single.registered_groups = [], []
+        for name in MODULES:
+            if name in ("endpoints", module):
+                importlib.import_module(f"binlake.cli.commands.{name}").register(single)
+        _single[module] = single
+    return _single[module]
+
+
 def main(argv: list[str] | None = None) -> int:
-    _register()
-    command = typer.main.get_command(app)
-    adapt(command)
     args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(_app_for(command_word(args)))
+    adapt(command)
     try:
         result = command.main(args=args, prog_name="binlake", standalone_mode=False)
     except BinlakeError as exc:

@@ -2,7 +2,7 @@
 
 Tables load in parallel up to MaxFullLoadSubTasks, each on its own connection, each in bounded memory
 (CommitRate rows per read, row groups and files bounded by MaxFileSize). Statistics are written to the
-state store after every batch so other processes see progress.
+state store every PROGRESS_SECONDS (and at the end) so other processes see progress.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,12 +33,16 @@ from binlake.source.types import DecodeCounters
 from binlake.state import statistics
 from binlake.state.store import StateStore
 from binlake.target import naming
+from binlake.target.background import BackgroundWriter
 from binlake.target.store import Bucket
 from binlake.target.writer import RollingFileWriter, output_schema
 from binlake.text import plural
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1)
+# Seconds between progress updates of FullLoadRows: each is a durable SQLite commit (an fsync, ~5 ms here), and
+# one per batch stalled the loop, and so the reader behind it, for 0.5 s per million rows.
+PROGRESS_SECONDS = 0.5
 # Seconds between attempts to load a table after a transient failure (about 2 minutes in all).
 TRANSIENT_BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 60.0)
 
@@ -182,13 +187,18 @@ class FullLoad:
         conn = source.connect(raw=True)
         counters = DecodeCounters()
         extension = self.s3.extension
-        writer = RollingFileWriter(
+        # Row groups are encoded (and files published and fsynced) on a thread of the writer's own, while this
+        # thread takes the next batches from the reader: both release the GIL, so they overlap on two cores.
+        writer = BackgroundWriter(
+            RollingFileWriter(
+                self.bucket,
+                prefix,
+                self.s3,
+                output_schema(self.s3, plan.arrow_schema(), with_op=self.s3.IncludeOpForFullLoad),
+                lambda sequence: naming.load_file_name(sequence, extension),
+                first_sequence,
+            ),
             self.bucket,
-            prefix,
-            self.s3,
-            output_schema(self.s3, plan.arrow_schema(), with_op=self.s3.IncludeOpForFullLoad),
-            lambda sequence: naming.load_file_name(sequence, extension),
-            first_sequence,
         )
         rows = 0
         try:
@@ -198,12 +208,15 @@ class FullLoad:
                     self.store, self.task_id, plan.source.schema, plan.source.name, position
                 )
             load_time = datetime.now(UTC).replace(tzinfo=None)
+            progress_at = 0.0
             for batch in read_batches(conn, plan.source, plan.columns, self.settings.CommitRate, counters):
                 if self.stop.is_set():
                     raise StopRequested()
                 writer.write(self._decorate(batch, plan, load_time))
                 rows += batch.num_rows
-                statistics.set_full_load_rows(self.store, self.task_id, plan.source.schema, plan.source.name, rows)
+                if time.monotonic() >= progress_at:
+                    statistics.set_full_load_rows(self.store, self.task_id, plan.source.schema, plan.source.name, rows)
+                    progress_at = time.monotonic() + PROGRESS_SECONDS
             files = writer.close()
             self.bucket.sync()  # the LOAD files are durable before the table is recorded complete
         except BaseException as exc:

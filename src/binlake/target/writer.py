@@ -26,6 +26,17 @@ def output_schema(settings: S3Settings, columns: pa.Schema, with_op: bool) -> pa
     return pa.schema(fields + list(columns))
 
 
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns Parquet encodes with a dictionary: all but timestamps, durations, decimals and floats.
+
+    Those rarely repeat within a row group of table rows, and the encoder hashes every value of a row group into
+    a dictionary before it gives up on it: measured on the orders table that was 0.15-0.3 µs per value, over a
+    third of the encoding, for files no smaller. Written plain (fixed width) they are as small and several
+    times cheaper; strings, integers and binary keep their dictionaries (repeated ids, ENUMs, Op)."""
+    plain = (pa.types.is_timestamp, pa.types.is_duration, pa.types.is_decimal, pa.types.is_floating)
+    return [field.name for field in schema if not any(is_type(field.type) for is_type in plain)]
+
+
 class _FormatStream:
     """One open file of either format."""
 
@@ -43,6 +54,7 @@ class _FormatStream:
                 version="2.6",
                 data_page_version="1.0" if settings.ParquetVersion == "parquet-1-0" else "2.0",
                 write_statistics=settings.EnableStatistics,
+                use_dictionary=dictionary_columns(schema),
                 coerce_timestamps="ms" if settings.ParquetTimestampInMillisecond else None,
                 allow_truncated_timestamps=settings.ParquetTimestampInMillisecond,
             )
