@@ -249,6 +249,7 @@ def run_binlake_cdc(
     """A cdc task over the workload's range; returns the measurement (seconds: until the checkpoint passed the
     end), the lake's Op counts and details."""
     state, lake = run_dir / "state", run_dir / "lake"
+    lake.mkdir(exist_ok=True)
     create_binlake_task(server, state, lake, schema, workload.table, "cdc", DMS_DEFAULTS)
     cmd = start_command(state, "--cdc-start-position", fmt_position(workload.before))
     watch = CheckpointWatch(state, workload.after, timeout)

@@ -261,7 +261,7 @@ class SandboxServer:
         conn = self.sandbox.root_connection()
         try:
             cur = conn.cursor()
-            cur.execute(sql, params)
+            cur.execute(sql, params or None)  # no params: a % in the SQL is not a placeholder
             return list(cur.fetchall())
         finally:
             conn.close()

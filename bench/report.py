@@ -35,7 +35,7 @@ def ratio(run: dict[str, Any], limit: dict[str, Any] | None) -> str:
 
 def cpu_ratio(run: dict[str, Any], limit: dict[str, Any] | None) -> str:
     """CPU per unit of the limit ÷ the run's: how much of the limit's CPU efficiency the run reaches."""
-    if limit is None or not run["cpu_seconds"] or not limit["units"]:
+    if limit is None or not run["cpu_seconds"] or not run["units"] or not limit["units"]:
         return "–"
     return f"{(limit['cpu_seconds'] / limit['units']) / (run['cpu_seconds'] / run['units']):.2f}×"
 
@@ -47,7 +47,7 @@ def contender_table(
     limit = median_run(runs_by[limit_name]) if runs_by.get(limit_name) else None
     lines = [
         f"| {title} | {unit}/s | × {limit_name} | data | seconds (rounds) | peak RSS MiB | CPU s "
-        f"| × its CPU/{unit[:-1]} | load avg (rounds) | others, cores (rounds) | ok |",
+        f"| × {limit_name}'s CPU/{unit[:-1]} | load avg (rounds) | others, cores (rounds) | ok |",
         "|---|--:|--:|---|---|--:|--:|--:|---|---|---|",
     ]
     for name, runs in runs_by.items():

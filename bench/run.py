@@ -86,6 +86,11 @@ class Bench:
             "rate": round(units / measured.seconds) if measured.seconds else 0,
             **extra,
         }
+        if not ok and extra.get("log") and Path(extra["log"]).exists():  # the work dir goes with the sandbox
+            kept = self.args.out / "failed" / f"{Path(extra['log']).parent.name}.log"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(extra["log"], kept)
+            extra["log"] = run["log"] = kept
         log(
             f"    {measured.seconds:.1f} s, {run['rate']:,}/s{' (subset)' if subset else ''}, peak RSS "
             f"{run['peak_rss_mib']:.0f} MiB, CPU {measured.cpu_seconds:.1f} s, load {measured.load_before:.1f}, "

@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -169,95 +170,88 @@ def oltp_statements(rng: random.Random) -> list[tuple[str, int]]:
     return statements
 
 
-def write_oltp(server: SandboxServer, transactions: int, table: str = "orders", seed: int = 14) -> Workload:
-    """``transactions`` transactions of :func:`oltp_statements`; updates and deletes touch rows that exist."""
-    create_table(server, table, prefill=OLTP_PREFILL)
-    rng = random.Random(seed)
-    low, next_seq = 1, OLTP_PREFILL + 1  # live rows: seq low .. next_seq - 1
+Statement = tuple[str, str, tuple[Any, ...] | None]  # (kind I/U/D, SQL, parameters)
+
+
+def write(server: SandboxServer, name: str, table: str, transactions: Iterable[list[Statement]]) -> Workload:
+    """Run ``transactions`` on one connection after a fresh binlog file; the range they wrote, and their changes
+    as the statements' affected rows counted them."""
     counted: Counter[str] = Counter()
+    count = 0
     conn = server.sandbox.root_connection()
     try:
         cur = conn.cursor()
         cur.execute("FLUSH BINARY LOGS")
         before = master_position(server)
         started = time.monotonic()
-        for _ in range(transactions):
+        for statements in transactions:
             cur.execute("START TRANSACTION")
-            deleted = 0
-            for kind, k in oltp_statements(rng):
-                if kind == "I":
-                    cur.execute(INSERT_SELECT_SQL.format(schema=SCHEMA, table=table, base=next_seq - 1, count=k))
-                    next_seq += k
-                elif kind == "D":
-                    cur.execute(DELETE_RANGE_SQL.format(schema=SCHEMA, table=table), (low, low + k - 1))
-                    low += k
-                    deleted += k
-                else:  # rows past this transaction's deletes, inserted before it
-                    first = rng.randint(low + 20 - deleted, next_seq - 40 - k)
-                    cur.execute(UPDATE_RANGE_SQL.format(schema=SCHEMA, table=table), (first, first + k - 1))
+            for kind, sql, params in statements:
+                cur.execute(sql, params)
                 counted[kind] += cur.rowcount
             conn.commit()
+            count += 1
         seconds = time.monotonic() - started
         after = master_position(server)
     finally:
         conn.close()
     return Workload(
-        name="oltp",
+        name=name,
         table=table,
         before=before,
         after=after,
         inserts=counted["I"],
         updates=counted["U"],
         deletes=counted["D"],
-        transactions=transactions,
+        transactions=count,
         binlog_bytes=binlog_bytes(server, before, after),
         seconds=seconds,
     )
+
+
+def oltp_transactions(transactions: int, table: str, seed: int) -> Iterator[list[Statement]]:
+    """``transactions`` transactions of :func:`oltp_statements`; updates and deletes touch rows that exist."""
+    rng = random.Random(seed)
+    low, next_seq = 1, OLTP_PREFILL + 1  # live rows: seq low .. next_seq - 1
+    for _ in range(transactions):
+        statements: list[Statement] = []
+        deleted = 0
+        for kind, k in oltp_statements(rng):
+            if kind == "I":
+                sql = INSERT_SELECT_SQL.format(schema=SCHEMA, table=table, base=next_seq - 1, count=k)
+                statements.append((kind, sql, None))
+                next_seq += k
+            elif kind == "D":
+                statements.append((kind, DELETE_RANGE_SQL.format(schema=SCHEMA, table=table), (low, low + k - 1)))
+                low += k
+                deleted += k
+            else:  # rows past this transaction's deletes, inserted before it
+                first = rng.randint(low + 20 - deleted, next_seq - 40 - k)
+                statements.append((kind, UPDATE_RANGE_SQL.format(schema=SCHEMA, table=table), (first, first + k - 1)))
+        yield statements
+
+
+def write_oltp(server: SandboxServer, transactions: int, table: str = "orders", seed: int = 14) -> Workload:
+    create_table(server, table, prefill=OLTP_PREFILL)
+    return write(server, "oltp", table, oltp_transactions(transactions, table, seed))
+
+
+def bulk_transactions(inserts: int, updates: int, deletes: int, table: str, rows: int) -> Iterator[list[Statement]]:
+    """Inserts, then updates and deletes of distinct inserted rows, in statements (and transactions) of ``rows``."""
+    for base in range(0, inserts, rows):
+        count = min(rows, inserts - base)
+        yield [("I", INSERT_SELECT_SQL.format(schema=SCHEMA, table=table, base=base, count=count), None)]
+    for kind, sql, first, count in (("U", UPDATE_RANGE_SQL, 1, updates), ("D", DELETE_RANGE_SQL, updates + 1, deletes)):
+        for low in range(first, first + count, rows):
+            yield [(kind, sql.format(schema=SCHEMA, table=table), (low, min(low + rows, first + count) - 1))]
 
 
 def write_bulk(server: SandboxServer, changes: int, table: str = "orders", txn_rows: int = 1000) -> Workload:
-    """``changes`` changes: 60 % inserts, then 30 % updates and 10 % deletes of distinct inserted rows, in
-    statements (each its own transaction) of ``txn_rows`` rows."""
+    """``changes`` changes: 60 % inserts, 30 % updates, 10 % deletes in transactions of ``txn_rows`` rows."""
     inserts, updates = round(changes * 0.6), round(changes * 0.3)
     deletes = changes - inserts - updates
     create_table(server, table)
-    counted: Counter[str] = Counter()
-    transactions = 0
-    conn = server.sandbox.root_connection()
-    try:
-        cur = conn.cursor()
-        cur.execute("FLUSH BINARY LOGS")
-        before = master_position(server)
-        started = time.monotonic()
-        for base in range(0, inserts, txn_rows):
-            count = min(txn_rows, inserts - base)
-            cur.execute(INSERT_SELECT_SQL.format(schema=SCHEMA, table=table, base=base, count=count))
-            counted["I"] += cur.rowcount
-            transactions += 1
-        for kind, sql, first, count in (
-            ("U", UPDATE_RANGE_SQL, 1, updates),
-            ("D", DELETE_RANGE_SQL, updates + 1, deletes),
-        ):
-            for low in range(first, first + count, txn_rows):
-                high = min(low + txn_rows, first + count) - 1
-                cur.execute(sql.format(schema=SCHEMA, table=table), (low, high))
-                counted[kind] += cur.rowcount
-                transactions += 1
-        seconds = time.monotonic() - started
-        after = master_position(server)
-    finally:
-        conn.close()
-    if (counted["I"], counted["U"], counted["D"]) != (inserts, updates, deletes):
-        raise SystemExit(f"the bulk workload wrote {dict(counted)}, not {(inserts, updates, deletes)}")
-    return Workload(
-        name="bulk",
-        table=table,
-        before=before,
-        after=after,
-        inserts=inserts,
-        updates=updates,
-        deletes=deletes,
-        transactions=transactions,
-        binlog_bytes=binlog_bytes(server, before, after),
-        seconds=seconds,
-    )
+    w = write(server, "bulk", table, bulk_transactions(inserts, updates, deletes, table, txn_rows))
+    if (w.inserts, w.updates, w.deletes) != (inserts, updates, deletes):
+        raise SystemExit(f"the bulk workload wrote {w.counts}, not {(inserts, updates, deletes)}")
+    return w

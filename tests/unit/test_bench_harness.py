@@ -4,9 +4,11 @@ and the harness's measurement of a child it watches. No server, no contender: fi
 from __future__ import annotations
 
 import random
+import re
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,7 @@ def test_ratios_compare_rates_so_a_subset_run_compares_with_the_whole_data() -> 
     assert report.ratio(subset, limit) == "0.20×"
     assert report.cpu_ratio(subset, limit) == "0.20×"
     assert report.ratio(subset, None) == "–"
+    assert report.cpu_ratio(run("failed", 0, 1.0), limit) == "–"  # a run that moved nothing
 
 
 def test_the_table_names_the_subset_and_the_load_of_every_round() -> None:
@@ -116,3 +119,48 @@ def test_measure_polls_while_the_child_runs_and_kills_it_when_the_poll_gives_up(
     with pytest.raises(TimeoutError):
         harness.measure(["sleep", "30"], tmp_path / "log2", None, poll=give_up)
     assert time.monotonic() - started < 10  # the child was killed, not waited for
+
+
+def rows_of(statement: workload.Statement) -> range:
+    """The seq values a workload statement touches (an insert's from its SQL, the others' from their parameters)."""
+    kind, sql, params = statement
+    if kind == "I":
+        found = re.search(r"SELECT (\d+) \+ seq AS n.*seq_1_to_(\d+)", sql, re.S)
+        assert found, sql
+        base, count = int(found[1]), int(found[2])
+        return range(base + 1, base + count + 1)
+    assert params is not None
+    return range(params[0], params[1] + 1)
+
+
+def replay(transactions: Iterator[list[workload.Statement]], live: set[int]) -> Counter[str]:
+    """Apply the statements to a set of live seq values; every update and delete must find its rows alive, every
+    insert must add new ones, so the server's affected rows equal the rows the workload means to change."""
+    changed: Counter[str] = Counter()
+    ever = set(live)
+    for statements in transactions:
+        for statement in statements:
+            rows = set(rows_of(statement))
+            kind = statement[0]
+            if kind == "I":
+                assert not rows & ever, "an insert reuses a key"
+                live |= rows
+                ever |= rows
+            else:
+                assert rows <= live, f"{kind} touches rows that are not there"
+                if kind == "D":
+                    live -= rows
+            changed[kind] += len(rows)
+    return changed
+
+
+def test_the_oltp_workload_changes_only_rows_that_exist_100_a_transaction() -> None:
+    changed = replay(workload.oltp_transactions(500, "orders", seed=14), set(range(1, workload.OLTP_PREFILL + 1)))
+    assert changed == {"I": 500 * 30, "U": 500 * 50, "D": 500 * 20}
+
+
+def test_the_bulk_workload_updates_and_deletes_distinct_inserted_rows() -> None:
+    changed = replay(workload.bulk_transactions(6_000, 3_000, 1_000, "orders", rows=700), set())
+    assert changed == {"I": 6_000, "U": 3_000, "D": 1_000}
+    statements = list(workload.bulk_transactions(6_000, 3_000, 1_000, "orders", rows=700))
+    assert max(len(rows_of(s)) for t in statements for s in t) == 700
