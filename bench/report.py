@@ -107,6 +107,10 @@ def markdown(result: dict[str, Any]) -> str:
             "",
         ]
         lines += contender_table("CDC", "changes", "mariadb-binlog", part["runs"], changes)
+        failed = [r for runs in part.get("failed", {}).values() for r in runs]
+        if failed:
+            reasons = "; ".join(f"{r['contender']}: {r['error']}" for r in failed)
+            lines += [f"Not finished (left out of the medians): {reasons}.", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
