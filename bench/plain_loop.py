@@ -9,10 +9,11 @@ changes (the slow contender's subset: the first N changes of the range). Run by 
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
+
+import child_args  # bench/child_args.py: the script's own directory is on sys.path
 
 
 def parse_position(text: str) -> tuple[str, int]:
@@ -21,11 +22,7 @@ def parse_position(text: str) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--user", required=True)
-    parser.add_argument("--password-file", required=True)
+    parser = child_args.parser(__doc__ or "", full_load=False)
     parser.add_argument("--start", required=True)
     parser.add_argument("--end", required=True)
     parser.add_argument("--server-id", type=int, required=True)
@@ -39,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     log_file, log_pos = parse_position(args.start)
     end = parse_position(args.end)
-    password = Path(args.password_file).read_text().strip()
+    password = child_args.password(args)
     stream = BinLogStreamReader(
         connection_settings={"host": args.host, "port": args.port, "user": args.user, "passwd": password},
         server_id=args.server_id,
