@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq  # noqa: F401  (bench/full_load_timeline.py counts its rows with run.pq)
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules: harness, workload, contenders, report
 import contenders
 import report
@@ -196,6 +198,20 @@ class Bench:
         measured = {c: [r for r in rs if "seconds" in r] for c, rs in runs.items()}
         failed = {c: [r for r in rs if "seconds" not in r] for c, rs in runs.items()}
         return {"workload": w.as_dict(), "runs": measured, "failed": {c: rs for c, rs in failed.items() if rs}}
+
+
+class FullLoad:
+    """The interface bench/full_load_timeline.py (written on another branch against the previous run.py) uses: the
+    orders table and a contender's timed command. New code calls bench/workload.py and bench/contenders.py."""
+
+    def __init__(self, args: argparse.Namespace, server: SandboxServer) -> None:
+        self.server = server
+
+    def create(self, database: str, orders: int) -> int:
+        return workload.create_orders(self.server, database, orders)
+
+    def command(self, contender: str, database: str, run_dir: Path, lake: Path) -> list[str] | str:
+        return contenders.full_load_command(contender, self.server, database, "orders", run_dir, lake)
 
 
 def names(text: str, known: tuple[str, ...], parser: argparse.ArgumentParser, what: str) -> list[str]:
