@@ -40,10 +40,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pyarrow.parquet as pq
 
 from binlake.sandbox import Sandbox, SandboxInfo, free_port
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/harness.py, a sibling module
+from harness import TreeSampler
 
 TABLE = """CREATE TABLE bench.orders (
     id BIGINT NOT NULL PRIMARY KEY, txn INT NOT NULL, customer_id CHAR(36) NOT NULL, quantity INT NOT NULL,
@@ -131,27 +133,6 @@ def master_position(info: SandboxInfo) -> tuple[str, int]:
         return str(name), int(pos)
     finally:
         conn.close()
-
-
-class TreeRss(threading.Thread):
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.peak, self.done = pid, 0, threading.Event()
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            try:
-                root = psutil.Process(self.pid)
-                procs = [root, *root.children(recursive=True)]
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
-
-    def stop(self) -> int:
-        self.done.set()
-        self.join()
-        return self.peak
 
 
 def binlake(state: Path, *args: str) -> list[str]:
@@ -278,7 +259,7 @@ def run_binlake(
     started = time.monotonic()
     log = open(run / "output.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    rss = TreeRss(proc.pid)
+    rss = TreeSampler(proc.pid)
     rss.start()
     seconds, stopping = None, False
     while True:
@@ -320,7 +301,7 @@ def run_mariadb_binlog(info: SandboxInfo, start: tuple[str, int], end: tuple[str
     assert start[0] == end[0], "the range must lie in one binlog file"
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    rss = TreeRss(proc.pid)
+    rss = TreeSampler(proc.pid)
     rss.start()
     _, status, usage = os.wait4(proc.pid, 0)
     return {

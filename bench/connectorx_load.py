@@ -7,28 +7,21 @@ peak RSS shows. Run by bench/run.py in a child process:
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import connectorx as cx
 import pyarrow.parquet as pq
 
+import child_args  # bench/child_args.py: the script's own directory is on sys.path
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--user", required=True)
-    parser.add_argument("--password-file", required=True)
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("tables", nargs="+")
+    parser = child_args.parser(__doc__ or "")
     args = parser.parse_args(argv)
-    password = quote(Path(args.password_file).read_text().strip(), safe="")
+    password = quote(child_args.password(args), safe="")
     uri = f"mysql://{quote(args.user, safe='')}:{password}@{args.host}:{args.port}/{args.database}"
     started = time.monotonic()
     result = {}

@@ -5,13 +5,12 @@ The source reads through SQLAlchemy + PyMySQL (``mysql+pymysql://``); ``--backen
 worker, normalize and load settings); telemetry is switched off and the pipeline's working directory is
 kept under ``--work`` so nothing lands in the home directory.
 
-Run by bench/full_load.py in a child process:
+Run by bench/run.py in a child process:
 ``python bench/dlt_load.py --port P --user U --password-file F --database D --out DIR --work DIR t1 t2``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -19,18 +18,13 @@ import time
 from pathlib import Path
 from urllib.parse import quote_plus
 
+import child_args  # bench/child_args.py: the script's own directory is on sys.path
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--user", required=True)
-    parser.add_argument("--password-file", required=True)
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--out", required=True, type=Path)
+    parser = child_args.parser(__doc__ or "")
     parser.add_argument("--work", required=True, type=Path, help="dlt's pipelines directory")
     parser.add_argument("--backend", default="pyarrow", choices=("pyarrow", "sqlalchemy"))
-    parser.add_argument("tables", nargs="+")
     args = parser.parse_args(argv)
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     os.environ.setdefault("DLT_DATA_DIR", str(args.work / "dlt_data"))
@@ -38,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     import dlt
     from dlt.sources.sql_database import sql_database
 
-    password = quote_plus(Path(args.password_file).read_text().strip())
+    password = quote_plus(child_args.password(args))
     credentials = f"mysql+pymysql://{args.user}:{password}@{args.host}:{args.port}/{args.database}?charset=utf8mb4"
     started = time.monotonic()
     source = sql_database(credentials, table_names=list(args.tables), backend=args.backend)

@@ -129,8 +129,10 @@ def measure(
     env: dict[str, str] | None = None,
     timeout: float = 3600.0,
     shell: bool = False,
+    poll: Callable[[float], None] | None = None,
 ) -> Measured:
-    """Run ``cmd`` to completion (stdout and stderr into ``log_path``; killed after ``timeout`` s)."""
+    """Run ``cmd`` to completion (stdout and stderr into ``log_path``; killed after ``timeout`` s). ``poll``, if
+    given, is called with the seconds since the spawn every 10 ms while the child runs (to watch its progress)."""
     meter = CpuMeter(server_pid)
     load_before = os.getloadavg()[0]
     with open(log_path, "wb") as log:
@@ -145,7 +147,13 @@ def measure(
         killer.daemon = True
         killer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            while True:
+                pid, status, usage = os.wait4(proc.pid, 0 if poll is None else os.WNOHANG)
+                if pid:
+                    break
+                assert poll is not None
+                poll(time.monotonic() - started)
+                time.sleep(0.01)
             seconds = time.monotonic() - started
         except BaseException:  # interrupted: do not leave the child running
             proc.kill()
@@ -253,7 +261,7 @@ class SandboxServer:
         conn = self.sandbox.root_connection()
         try:
             cur = conn.cursor()
-            cur.execute(sql, params)
+            cur.execute(sql, params or None)  # no params: a % in the SQL is not a placeholder
             return list(cur.fetchall())
         finally:
             conn.close()

@@ -8,13 +8,12 @@ still fits the file's schema. Tables load one after the other, on one connection
 
 ``--driver mysqlclient`` runs the same loop on mysqlclient's (MySQLdb's) SSCursor.
 
-Run by bench/run.py (and bench/full_load.py) in a child process:
+Run by bench/run.py in a child process:
 ``python bench/pymysql_loop.py --host H --port P --user U --password-file F --database D --out DIR t1 t2``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -25,6 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pymysql
 import pymysql.cursors
+
+import child_args  # bench/child_args.py: the script's own directory is on sys.path
 
 
 def widen(schema: pa.Schema) -> pa.Schema:
@@ -66,18 +67,11 @@ def load_table(conn: Any, table: str, out_dir: Path, batch_rows: int, cursor_cla
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--user", required=True)
-    parser.add_argument("--password-file", required=True)
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--out", required=True, type=Path)
+    parser = child_args.parser(__doc__ or "")
     parser.add_argument("--batch-rows", type=int, default=10_000)
     parser.add_argument("--driver", default="pymysql", choices=("pymysql", "mysqlclient"))
-    parser.add_argument("tables", nargs="+")
     args = parser.parse_args(argv)
-    password = Path(args.password_file).read_text().strip()
+    password = child_args.password(args)
     started = time.monotonic()
     result: dict[str, dict[str, int]] = {}
     for table in args.tables:

@@ -48,31 +48,26 @@ py-spy profile of one binlake compare).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import hashlib
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/harness.py, imported as a sibling module
-from harness import TreeSampler
+import harness
+from harness import SandboxServer, environment, wait_quiet
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -94,39 +89,16 @@ NOTES = (None, None, "Leave at the front door", "Gift wrap please 🎁", "配達
 def measure(
     cmd: list[str], log_path: Path, server_pid: int, timeout: float = 1800.0, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Run ``cmd`` to completion: wall seconds, sampled peak RSS, CPU of it, of the server, of everything else."""
-    server = psutil.Process(server_pid)
-    server_before = server.cpu_times()
-    machine_before = psutil.cpu_times()
-    load_average = os.getloadavg()[0]
-    with open(log_path, "wb") as log:
-        started = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-        sampler = TreeSampler(proc.pid, interval=0.02)
-        sampler.start()
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.monotonic() - started
-        killer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        sampled_peak = sampler.stop()
-    server_after = server.cpu_times()
-    machine_after = psutil.cpu_times()
-    server_cpu = (server_after.user + server_after.system) - (server_before.user + server_before.system)
-    cpu = usage.ru_utime + usage.ru_stime
-    machine_busy = sum(
-        getattr(machine_after, f) - getattr(machine_before, f)
-        for f in ("user", "nice", "system", "irq", "softirq", "steal")
-    )
+    """bench/harness.py's measure, in the keys this script's results have always had."""
+    m = harness.measure(cmd, log_path, server_pid, env, timeout)
     return {
-        "seconds": round(seconds, 3),
-        "returncode": proc.returncode,
-        "sampled_peak_rss_bytes": sampled_peak,
-        "cpu_seconds": round(cpu, 2),
-        "server_cpu_seconds": round(server_cpu, 2),
-        "other_cpu_seconds": round(max(0.0, machine_busy - cpu - server_cpu), 2),
-        "load_average": round(load_average, 2),
+        "seconds": round(m.seconds, 3),
+        "returncode": m.returncode,
+        "sampled_peak_rss_bytes": m.peak_rss_bytes,
+        "cpu_seconds": m.cpu_seconds,
+        "server_cpu_seconds": m.server_cpu_seconds,
+        "other_cpu_seconds": m.other_cpu_seconds,
+        "load_average": m.load_before,
     }
 
 
@@ -585,11 +557,10 @@ def child_main(argv: list[str]) -> int:
 # -- the benchmark ---------------------------------------------------------------------------------------------------
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
-        from binlake.sandbox import Sandbox, free_port
-
         self.args = args
         self.work: Path = args.work_dir.absolute()
-        self.sandbox = Sandbox(self.work / "sandbox", port=free_port())
+        self.server = SandboxServer(self.work)
+        self.sandbox = self.server.sandbox
         self.state = self.work / "state"
         self.bucket = self.work / "bucket"
         self.runs_dir = self.work / "runs"
@@ -601,18 +572,14 @@ class Bench:
 
     # -- setup ---------------------------------------------------------------------------------------------------
     def start(self) -> None:
-        if self.work.exists():
-            self.sandbox.destroy()
-            shutil.rmtree(self.work, ignore_errors=True)
-        self.work.mkdir(parents=True)
+        started = time.monotonic()
+        self.info = self.server.start()  # a fresh work directory
+        self.setup["sandbox_start_seconds"] = round(time.monotonic() - started, 1)
         self.bucket.mkdir()
         self.runs_dir.mkdir()
         self.snapshot_source()
         if "binlake-old" in self.args.contenders:
             self.snapshot_old_source()
-        started = time.monotonic()
-        self.info = self.sandbox.start()
-        self.setup["sandbox_start_seconds"] = round(time.monotonic() - started, 1)
 
     def snapshot_source(self) -> None:
         """Copy src/binlake once; children import the copy (PYTHONPATH wins over the editable install)."""
@@ -642,18 +609,10 @@ class Bench:
 
     @property
     def server_pid(self) -> int:
-        pid = self.sandbox.pid()
-        assert pid is not None, "sandbox MariaDB is not running"
-        return pid
+        return self.server.pid
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        conn = self.sandbox.root_connection()
-        try:
-            cur = conn.cursor()
-            cur.execute(sql, params)
-            return list(cur.fetchall()) if cur.description else []
-        finally:
-            conn.close()
+        return self.server.query(sql, params)
 
     def master_position(self) -> str:
         row = self.query("SHOW MASTER STATUS")[0]
@@ -744,18 +703,8 @@ class Bench:
         log(f"caught up at {self.setup['checkpoint']}, stopped; lake {self.setup['lake']}")
 
     def wait_idle(self) -> dict[str, Any]:
-        """Until the server is quiet and everything else uses < ``--quiet-cores`` for 3 s (≤ ``--quiet-timeout``)."""
-        server = psutil.Process(self.server_pid)
-        started = time.monotonic()
-        quiet = 0
-        server.cpu_percent()
-        psutil.cpu_percent()
-        while time.monotonic() - started < self.args.quiet_timeout and quiet < 3:
-            time.sleep(1.0)
-            server_share = server.cpu_percent() / 100
-            machine_cores = psutil.cpu_percent() * (os.cpu_count() or 1) / 100
-            quiet = quiet + 1 if server_share < 0.05 and machine_cores - server_share < self.args.quiet_cores else 0
-        return {"waited_seconds": round(time.monotonic() - started, 1), "quiet": quiet >= 3}
+        """Until the server is idle and everything else uses < ``--quiet-cores`` for 3 s (≤ ``--quiet-timeout``)."""
+        return wait_quiet(self.server_pid, self.args.quiet_cores, self.args.quiet_timeout)
 
     # -- contenders ----------------------------------------------------------------------------------------------
     def run_child(
@@ -925,34 +874,12 @@ class Bench:
         return table
 
     def environment(self) -> dict[str, Any]:
-        versions = {}
-        for dist in ("binlake", "duckdb", "pyarrow", "mysqlclient", "PyMySQL", "psutil"):
-            try:
-                versions[dist] = metadata.version(dist)
-            except metadata.PackageNotFoundError:
-                versions[dist] = None
-        cpu_model = ""
-        with contextlib.suppress(OSError):
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    cpu_model = line.split(":", 1)[1].strip()
-                    break
-
-        def git(*args: str) -> str:
-            done = subprocess.run(["git", "-C", str(REPO_DIR), *args], capture_output=True, text=True)
-            return done.stdout.strip() if done.returncode == 0 else ""
-
+        packages = ("binlake", "duckdb", "pyarrow", "mysqlclient", "PyMySQL", "psutil")
+        done = subprocess.run(["git", "-C", str(REPO_DIR), "status", "--porcelain", "--", "src"],
+                              capture_output=True, text=True)  # fmt: skip
         return {
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "nproc": os.cpu_count(),
-            "cpu_model": cpu_model,
-            "ram_gib": round(psutil.virtual_memory().total / 1024**3, 1),
-            "kernel": platform.release(),
-            "python": platform.python_version(),
-            "mariadb": self.query("SELECT VERSION()")[0][0],
-            "versions": versions,
-            "commit": git("rev-parse", "HEAD"),
-            "src_changed_files": len(git("status", "--porcelain", "--", "src").splitlines()),
+            **environment(self.server, packages),
+            "src_changed_files": len(done.stdout.splitlines()),
             "src_sha256": self.source_digest,
             "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
         }
