@@ -1,9 +1,10 @@
 """Overhead of monitoring on CDC throughput: the same catch-up workload with the metrics sampler on and off.
 
 The script starts its own sandbox MariaDB under ``--work-dir`` (never the system server), writes ``--changes``
-row changes into ``bench.orders`` (60 % inserts, 30 % updates, 10 % deletes, ``--txn-rows`` rows per
-transaction) and notes the binlog positions before and after. Then, in ``--rounds`` rounds with the modes in
-a rotating order, a fresh ``cdc`` task reads exactly that range (``--cdc-start-position``) with:
+row changes into ``bench.orders`` (bench/workload.py's bulk workload: 60 % inserts, 30 % updates, 10 % deletes,
+``--txn-rows`` rows per transaction, on the 12-column orders table) and notes the binlog positions before and
+after. Then, in ``--rounds`` rounds with the modes in a rotating order, a fresh ``cdc`` task reads exactly that
+range (``--cdc-start-position``) with:
 
 * ``off``:    BINLAKE_METRICS_INTERVAL=0 (no sampler thread);
 * ``on``:     the default sampler, every ``--interval`` seconds (5);
@@ -36,21 +37,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from binlake.sandbox import Sandbox, free_port
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules: harness, workload, contenders
+from contenders import TASK, create_binlake_task
+from harness import SandboxServer
+from workload import SCHEMA, write_bulk
 
 BENCH_DIR = Path(__file__).resolve().parent
-TASK = "t"
-SCHEMA = "bench"
-TABLE_SQL = f"""CREATE TABLE `{SCHEMA}`.orders (
-    id INT PRIMARY KEY, customer_id CHAR(36) NOT NULL, quantity INT NOT NULL, unit_price DECIMAL(10,2) NOT NULL,
-    status ENUM('pending', 'shipped', 'delivered') NOT NULL, ordered_at DATETIME(6) NOT NULL,
-    address VARCHAR(100), notes TEXT
-)"""
-INSERT_SQL = f"""INSERT INTO `{SCHEMA}`.orders SELECT seq, UUID(), 1 + seq % 5, 1 + (seq * 7919 % 20000) / 100,
-    ELT(1 + seq % 3, 'pending', 'shipped', 'delivered'), NOW(6), CONCAT(seq % 9999, ' Main St'), NULL
-    FROM `{SCHEMA}`.seq_{{low}}_to_{{high}}"""
-UPDATE_SQL = f"UPDATE `{SCHEMA}`.orders SET status = 'shipped', notes = 'updated' WHERE id BETWEEN %s AND %s"
-DELETE_SQL = f"DELETE FROM `{SCHEMA}`.orders WHERE id BETWEEN %s AND %s"
 
 
 def position(text: str | None) -> tuple[str, int] | None:
@@ -64,48 +56,24 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.work: Path = args.work_dir.absolute()
-        self.sandbox = Sandbox(self.work / "sandbox", port=free_port())
+        self.server = SandboxServer(self.work)
+        self.sandbox = self.server.sandbox
         self.before: tuple[str, int] = ("", 0)
         self.after: tuple[str, int] = ("", 0)
         self.changes = 0
 
     def start(self) -> None:
-        if self.work.exists():
-            shutil.rmtree(self.work)
-        self.work.mkdir(parents=True)
+        self.info = self.server.start()  # a fresh work directory
         # Every run uses one copy of the code: src/ may be edited while the benchmark runs.
         import binlake
 
         copy = self.work / "src" / "binlake"
         shutil.copytree(Path(binlake.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(copy.parent), os.environ.get("PYTHONPATH")]))
-        self.info = self.sandbox.start()
 
     def write_workload(self) -> None:
-        total, chunk = self.args.changes, self.args.txn_rows
-        inserts, updates = round(total * 0.6), round(total * 0.3)
-        deletes = total - inserts - updates
-        conn = self.sandbox.root_connection()
-        cur = conn.cursor()
-        cur.execute(f"CREATE DATABASE `{SCHEMA}`")
-        cur.execute(TABLE_SQL)
-        cur.execute("FLUSH BINARY LOGS")
-        cur.execute("SHOW MASTER STATUS")
-        self.before = tuple(cur.fetchone()[:2])  # type: ignore[assignment]
-        counted = 0
-        for low in range(1, inserts + 1, chunk):
-            cur.execute(INSERT_SQL.format(low=low, high=min(low + chunk, inserts + 1) - 1))
-            counted += cur.rowcount
-        for sql, first, count in ((UPDATE_SQL, 1, updates), (DELETE_SQL, updates + 1, deletes)):
-            for low in range(first, first + count, chunk):
-                cur.execute(sql, (low, min(low + chunk, first + count) - 1))
-                counted += cur.rowcount
-        cur.execute("SHOW MASTER STATUS")
-        self.after = tuple(cur.fetchone()[:2])  # type: ignore[assignment]
-        conn.close()
-        self.changes = counted
-        if counted != total:
-            raise SystemExit(f"workload wrote {counted} changes, not {total}")
+        w = write_bulk(self.server, self.args.changes, txn_rows=self.args.txn_rows)
+        self.before, self.after, self.changes = w.before, w.after, w.changes
 
     def binlake(self, state: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -122,18 +90,8 @@ class Bench:
         run_dir = self.work / f"run-{index:02d}-{mode}"
         state, lake = run_dir / "state", run_dir / "lake"
         lake.mkdir(parents=True)
-        info = self.info
-        self.binlake(state, "create-endpoint", "--endpoint-identifier", "src", "--endpoint-type", "source",
-                     "--engine-name", "mariadb", "--server-name", info.host, "--port", str(info.port),
-                     "--username", info.user, "--password-file", info.password_file)  # fmt: skip
-        s3 = {"BucketName": str(lake), "BucketFolder": "hub", "CdcMaxBatchInterval": 1, "CdcMinFileSize": 32000}
-        self.binlake(state, "create-endpoint", "--endpoint-identifier", "lake", "--endpoint-type", "target",
-                     "--engine-name", "s3", "--s3-settings", json.dumps(s3))  # fmt: skip
-        rules = {"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "1", "rule-action": "include",
-                            "object-locator": {"schema-name": SCHEMA, "table-name": "orders"}}]}  # fmt: skip
-        self.binlake(state, "create-replication-task", "--replication-task-identifier", TASK,
-                     "--source-endpoint-arn", "src", "--target-endpoint-arn", "lake", "--migration-type", "cdc",
-                     "--table-mappings", json.dumps(rules))  # fmt: skip
+        s3 = {"CdcMaxBatchInterval": 1, "CdcMinFileSize": 32000}
+        create_binlake_task(self.server, state, lake, SCHEMA, "orders", "cdc", s3)
         interval = {"off": "0", "on": str(self.args.interval), "stress": str(self.args.stress_interval)}[mode]
         env = {**os.environ, "BINLAKE_METRICS_INTERVAL": interval}
         start = [sys.executable, "-m", "binlake", "--state-dir", str(state), "start-replication-task",
