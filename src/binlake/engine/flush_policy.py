@@ -43,7 +43,7 @@ class FlushPolicy:
         self.min_file_bytes = int(min_file_size_kb) * 1024
         self.max_batch_interval = float(max_batch_interval)
         self.memory_cap = min(BUFFER_LIMIT_BYTES, max(MIN_BUFFER_BYTES, memory_limit // 4))
-        self._held: dict[Hashable, int] = {}  # row-image bytes of each pending file (buffer key)
+        self._held: dict[Hashable, list[float]] = {}  # each pending file (buffer key): see ``added``
         self._learned: dict[Hashable, tuple[float, float]] = {}  # table -> (decayed file bytes, decayed images)
         self._file_full = False
         self.start_ratio = start_ratio
@@ -54,20 +54,26 @@ class FlushPolicy:
         return learned[0] / learned[1] if learned else self.start_ratio
 
     def added(self, pending: Hashable, table: Hashable, image_bytes: int) -> None:
-        """``image_bytes`` of row images joined the pending file ``pending`` of ``table``."""
-        held = self._held[pending] = self._held.get(pending, 0) + image_bytes
-        if held * self.ratio(table) >= self.min_file_bytes:
+        """``image_bytes`` of row images joined the pending file ``pending`` of ``table`` (once per row event:
+        kept cheap, one dictionary lookup)."""
+        held = self._held.get(pending)
+        if held is None:
+            # [row-image bytes held, the row-image bytes at which the file reaches CdcMinFileSize]
+            held = self._held[pending] = [0, self.min_file_bytes / self.ratio(table)]
+        held[0] += image_bytes
+        if held[0] >= held[1]:
             self._file_full = True
 
     def estimated_file_bytes(self, pending: Hashable, table: Hashable) -> int:
-        return int(self._held.get(pending, 0) * self.ratio(table))
+        held = self._held.get(pending)
+        return int(held[0] * self.ratio(table)) if held else 0
 
     def written(self, pending: Hashable, table: Hashable, file_bytes: int | None) -> None:
         """The pending file was written with ``file_bytes`` bytes (None: unknown): learn from it."""
-        held = self._held.pop(pending, 0)
-        if file_bytes and held:
+        held = self._held.pop(pending, None)
+        if file_bytes and held and held[0]:
             files, images = self._learned.get(table, (0.0, 0.0))
-            self._learned[table] = (files * DECAY + file_bytes, images * DECAY + held)
+            self._learned[table] = (files * DECAY + file_bytes, images * DECAY + held[0])
 
     def cleared(self) -> None:
         """The buffer was written out (or emptied): nothing is held any more."""
