@@ -14,12 +14,14 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from binlake.position import BinlogPosition
 from binlake.target.naming import date_partition
 from tests.conftest import Binlake
 from tests.helpers import (
     create_cdc_task,
     db_name,
     execute,
+    master_position,
     mysql_rows,
     start_detached,
     stop,
@@ -508,6 +510,57 @@ def test_commit_order_column_follows_the_binlog(
     lake = binlake.ok("query", sql.format(db=db_name(database)), "--output", "json").json()
     assert [tuple(r.values()) for r in lake] == mysql_rows(admin, sql.format(db=f"`{database}`"))
     stop(binlake, "ordered")
+
+
+def test_a_source_column_named_like_the_commit_order_column_stops_the_task(
+    binlake: Binlake, endpoints, admin, database: str, bucket: Path
+) -> None:
+    """A table with a column of the commit-order column's name: its first change stops the task with a one-line
+    cause and fix, before any CDC file of it is written or the checkpoint passes the change; resuming stops
+    again at the same change (nothing is skipped)."""
+    from tests.lake import task_row, wait_for
+
+    execute(
+        admin,
+        f"CREATE TABLE `{database}`.clash (id INT PRIMARY KEY, `{ORDER}` VARCHAR(10))",
+        f"CREATE TABLE `{database}`.fine (id INT PRIMARY KEY)",
+        f"INSERT INTO `{database}`.clash VALUES (1, 'mine')",
+        f"INSERT INTO `{database}`.fine VALUES (1)",
+    )
+    settings = target_settings(bucket, CdcMaxBatchInterval=0.2, CdcCommitOrderColumnName=ORDER)
+    binlake.ok("create-endpoint", "--endpoint-identifier", "ordered", "--endpoint-type", "target",
+               "--engine-name", "s3", "--s3-settings", settings)  # fmt: skip
+    create_cdc_task(binlake, "ordered", database, target="ordered")
+    message = (
+        f"CdcCommitOrderColumnName '{ORDER}' is also a column of {database}.clash "
+        "(fix: choose another CdcCommitOrderColumnName on the target endpoint)"
+    )
+    start_detached(binlake, "ordered")
+    wait_streaming(binlake, "ordered")
+    before = master_position(admin)
+    execute(
+        admin,
+        "START TRANSACTION",
+        f"INSERT INTO `{database}`.fine VALUES (2)",
+        f"UPDATE `{database}`.clash SET `{ORDER}` = 'changed' WHERE id = 1",
+        "COMMIT",
+    )
+    for attempt in ("first", "resumed"):
+        if attempt == "resumed":
+            resumed = binlake.run_process("start-replication-task", "--replication-task-arn", "ordered",
+                                          "--start-replication-task-type", "resume-processing", "--detach")  # fmt: skip
+            assert resumed.exit_code in (0, 1), resumed.stderr  # 1 if it stopped before --detach returned
+        wait_for(lambda: task_row(binlake.state_dir, "ordered")["status"] == "failed", timeout=60, what="stop")
+        row = task_row(binlake.state_dir, "ordered")
+        assert row["last_failure_message"] == message
+        assert BinlogPosition.parse(row["cdc_checkpoint"]) <= before
+        described = binlake.ok("describe-replication-tasks", "--output", "json").json()["ReplicationTasks"][0]
+        assert (described["Status"], described["LastFailureMessage"]) == ("failed", message)
+    # No CDC row of the table is written; the other table's change of that transaction is written once, in
+    # one file that the resumed task's replay replaced.
+    assert [p.name for p in bucket.rglob("clash/*.parquet")] == ["LOAD00000001.parquet"]
+    changes = [r for p in bucket.rglob("fine/2*.parquet") for r in pq.read_table(p).to_pylist()]
+    assert [(r["Op"], r["id"]) for r in changes] == [("I", 2)]
 
 
 def test_duckdb_script_for_an_s3_target(
