@@ -14,12 +14,14 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from binlake.position import BinlogPosition
 from binlake.target.naming import date_partition
 from tests.conftest import Binlake
 from tests.helpers import (
     create_cdc_task,
     db_name,
     execute,
+    master_position,
     mysql_rows,
     start_detached,
     stop,
@@ -203,10 +205,7 @@ def test_spark_views_match_duckdb_and_the_source(
     assert len(source) == 200 - 20 + 1 and source[1][:3] == (2, "reborn", 22)
     for name in ("ordered", "plain"):
         catalog = f"{name}_db"
-        # Spark lists a table's files when it first reads it, and again after REFRESH TABLE (or in a new
-        # session): the views made before the first CDC file read the files written since.
-        spark.sql(f"REFRESH TABLE {catalog}.items__files")
-        spark.sql(f"REFRESH TABLE {catalog}.visits__files")
+        # The views made before the first CDC file read the files written since (no REFRESH TABLE).
         in_spark = rows(spark.sql(f"SELECT {ITEM_COLUMNS} FROM {catalog}.items ORDER BY id").collect())
         # DuckDB: the same lake through the duckdb dialect's script, in a fresh connection.
         duck = duckdb.connect()
@@ -242,6 +241,100 @@ def test_spark_views_match_duckdb_and_the_source(
         duck.close()
     for name in ("ordered", "plain"):
         stop(binlake, name)
+
+
+STALE_COLUMNS = "id, name, qty, price, flag, big, data"
+
+
+def test_spark_views_never_go_stale(
+    binlake: Binlake, endpoints, admin, database: str, bucket: Path, spark_starting: Future
+) -> None:
+    """Views made once, before the table's first CDC file, and never crawled again: after changes, after CDC
+    files in a new date folder, after ALTER TABLE ADD COLUMN and after a reload-target (and changes after
+    it), Spark's current state is the source's and DuckDB's, new columns included, and its change log reads
+    every file once; the Trino views, run in Spark over tables of the crawled columns, stay exact for those.
+    A key column renamed after the crawl fails the query in both engines with "run binlake crawl"."""
+    execute(admin, ITEMS.format(db=database), VISITS.format(db=database))
+    execute(
+        admin,
+        f"INSERT INTO `{database}`.items SELECT seq, concat('item ', seq), seq % 7, seq * 1.25, NULL, seq % 256, "
+        f"18446744073709551000 + seq % 500, unhex(lpad(hex(seq), 4, '0')) FROM `{database}`.seq_1_to_200",
+        f"INSERT INTO `{database}`.visits VALUES ('a', 1), ('a', 1), ('z', NULL)",
+    )
+    lake = bucket / "fresh"
+    lake.mkdir()
+    settings = target_settings(lake, CdcMaxBatchInterval=0.2, CdcCommitOrderColumnName=ORDER,
+                               DatePartitionEnabled=True, DatePartitionSequence="DDMMYYYY")  # fmt: skip
+    binlake.ok("create-endpoint", "--endpoint-identifier", "fresh", "--endpoint-type", "target",
+               "--engine-name", "s3", "--s3-settings", settings)  # fmt: skip
+    create_cdc_task(binlake, "fresh", database, target="fresh")
+    start_detached(binlake, "fresh")
+    wait_streaming(binlake, "fresh")
+    catalog = "fresh_db"
+    crawl = ("crawl", "--replication-task-arn", "fresh", "--database", catalog, "--dialect")
+    spark = spark_starting.result()
+    run_script(spark, binlake.ok(*crawl, "spark").stdout)
+    duck = duckdb.connect()
+    duck.execute(binlake.ok(*crawl, "duckdb").stdout)
+    trino = binlake.ok(*crawl, "trino").stdout
+    assert not list(lake.rglob("2*.parquet"))  # no CDC file yet: no file has Op or the commit-order column
+
+    def same_everywhere(items: str = STALE_COLUMNS, visits: str = "page, hits") -> None:
+        wait_caught_up(binlake, "fresh", admin)
+        source = rows(mysql_rows(admin, f"SELECT {items} FROM `{database}`.items ORDER BY id"))
+        assert rows(spark.sql(f"SELECT {items} FROM {catalog}.items ORDER BY id").collect()) == source
+        assert rows(duck.execute(f"SELECT {items} FROM {catalog}.items ORDER BY id").fetchall()) == source
+        by = f"ORDER BY {visits.replace(',', ' NULLS FIRST,')} NULLS FIRST"
+        source_visits = rows(mysql_rows(admin, f"SELECT {visits} FROM `{database}`.visits ORDER BY {visits}"))
+        assert rows(spark.sql(f"SELECT {visits} FROM {catalog}.visits {by}").collect()) == source_visits
+        assert rows(duck.execute(f"SELECT {visits} FROM {catalog}.visits {by}").fetchall()) == source_visits
+        written = sum(pq.read_metadata(p).num_rows for p in lake.rglob("*.parquet") if "/items/" in str(p))
+        assert spark.sql(f"SELECT count(*) FROM {catalog}.items__changes").collect()[0][0] == written
+        # Athena and Trino read the columns their tables declare: those stay exact, a new one is not shown.
+        run_trino_views_in_spark(spark, trino, catalog)
+        crawled = rows(mysql_rows(admin, f"SELECT {STALE_COLUMNS} FROM `{database}`.items ORDER BY id"))
+        in_trino = spark.sql(f"SELECT * FROM trino_{catalog}.items ORDER BY id")
+        assert ", ".join(in_trino.columns) == "id, name, qty, price, seen, flag, big, data"
+        assert rows(in_trino.drop("seen").collect()) == crawled
+
+    same_everywhere()
+    workload(admin, database, 1)
+    same_everywhere()  # Spark has listed the files: the views must list them again at each query
+    move_to_the_day_before(lake)
+    workload(admin, database, 2)
+    same_everywhere()
+    assert len({p.parent for p in lake.rglob("items/*/*/*/2*.parquet")}) == 2  # two date folders
+    execute(
+        admin,
+        f"ALTER TABLE `{database}`.items ADD COLUMN note VARCHAR(20)",
+        f"UPDATE `{database}`.items SET note = concat('noted ', id), qty = qty + 1 WHERE id BETWEEN 5 AND 9",
+        f"INSERT INTO `{database}`.items (id, name, note) VALUES (7000, 'late', 'with a note')",
+        f"ALTER TABLE `{database}`.visits ADD COLUMN source VARCHAR(10)",
+        f"INSERT INTO `{database}`.visits VALUES ('s', 5, 'web'), ('s', 5, 'web'), ('s', 5, NULL)",
+        f"DELETE FROM `{database}`.visits WHERE source = 'web' LIMIT 1",
+    )
+    same_everywhere(STALE_COLUMNS + ", note", "page, hits, source")
+    assert "note" not in trino  # crawled before the column existed
+    stop(binlake, "fresh")
+    execute(admin, f"DELETE FROM `{database}`.items WHERE id BETWEEN 100 AND 120",
+            f"UPDATE `{database}`.items SET note = 'while stopped' WHERE id = 130")  # fmt: skip
+    start_detached(binlake, "fresh", "reload-target")
+    wait_streaming(binlake, "fresh")
+    same_everywhere(STALE_COLUMNS + ", note", "page, hits, source")
+    execute(admin, f"UPDATE `{database}`.items SET note = 'after the reload', qty = 0 WHERE id <= 3",
+            f"DELETE FROM `{database}`.items WHERE id = 7000")  # fmt: skip
+    same_everywhere(STALE_COLUMNS + ", note", "page, hits, source")
+    # A key column renamed after the crawl: the changes after it have no value in the crawled key, and the
+    # current state can no longer be merged by it: the query fails and says to crawl again.
+    execute(admin, f"ALTER TABLE `{database}`.items RENAME COLUMN id TO item_id",
+            f"UPDATE `{database}`.items SET qty = 99 WHERE item_id = 10")  # fmt: skip
+    wait_caught_up(binlake, "fresh", admin)
+    with pytest.raises(Exception, match="run binlake crawl"):
+        spark.sql(f"SELECT * FROM {catalog}.items").collect()
+    with pytest.raises(duckdb.Error, match="run binlake crawl"):
+        duck.execute(f"SELECT * FROM {catalog}.items").fetchall()
+    duck.close()
+    stop(binlake, "fresh")
 
 
 # Types DuckDB reads from binlake's Parquet files, as Trino's and Athena's Hive tables declare them: the
@@ -280,17 +373,28 @@ def check_ddl_types(sql: str, dialect: str, duck, lake: Path) -> None:
 
 
 def run_trino_views_in_spark(spark, sql: str, catalog: str) -> None:
-    """Spark stands in for Trino: sqlglot translates the Trino views to Spark SQL, over a view of the Spark
-    table of the same files that adds Trino's ``$path``; Spark's row order inside a file is not used."""
+    """Spark stands in for Trino: each Hive table of ``sql`` becomes a Spark table of the same files with the
+    same declared columns (so, as in Trino, a column the files gained later is not read), made afresh at each
+    call (Trino lists the files at each query), under a view that adds Trino's ``$path``; sqlglot translates
+    the Trino views to Spark SQL. Spark's row order inside a file is not used."""
     import sqlglot
 
     spark.sql(f"CREATE DATABASE IF NOT EXISTS trino_{catalog}")
     for statement in statements(sql):
         if statement.startswith("CREATE TABLE"):
-            table = re.search(r'"([^"]+)__files"', statement).group(1)
+            create = sqlglot.parse_one(statement, read="trino")
+            table = create.this.this.name.removesuffix("__files")
+            columns = ", ".join(f"`{c.name}` {c.args['kind'].sql('spark')}" for c in create.this.expressions)
+            location = re.search(r"external_location = '([^']+)'", statement).group(1)
+            hive = f"trino_{catalog}.{table}__hive"
+            spark.sql(f"DROP TABLE IF EXISTS {hive}")
+            spark.sql(
+                f"CREATE TABLE {hive} ({columns}) USING parquet OPTIONS (recursiveFileLookup 'true', "
+                f"pathGlobFilter '*.parquet') LOCATION '{location}'"
+            )
             spark.sql(
                 f"CREATE OR REPLACE VIEW trino_{catalog}.{table}__files AS "
-                f"SELECT *, _metadata.file_path AS `$path` FROM {catalog}.{table}__files"
+                f"SELECT *, _metadata.file_path AS `$path` FROM {hive}"
             )
         elif statement.startswith("CREATE OR REPLACE VIEW"):
             spark_sql = sqlglot.transpile(statement, read="trino", write="spark")[0]
@@ -406,6 +510,57 @@ def test_commit_order_column_follows_the_binlog(
     lake = binlake.ok("query", sql.format(db=db_name(database)), "--output", "json").json()
     assert [tuple(r.values()) for r in lake] == mysql_rows(admin, sql.format(db=f"`{database}`"))
     stop(binlake, "ordered")
+
+
+def test_a_source_column_named_like_the_commit_order_column_stops_the_task(
+    binlake: Binlake, endpoints, admin, database: str, bucket: Path
+) -> None:
+    """A table with a column of the commit-order column's name: its first change stops the task with a one-line
+    cause and fix, before any CDC file of it is written or the checkpoint passes the change; resuming stops
+    again at the same change (nothing is skipped)."""
+    from tests.lake import task_row, wait_for
+
+    execute(
+        admin,
+        f"CREATE TABLE `{database}`.clash (id INT PRIMARY KEY, `{ORDER}` VARCHAR(10))",
+        f"CREATE TABLE `{database}`.fine (id INT PRIMARY KEY)",
+        f"INSERT INTO `{database}`.clash VALUES (1, 'mine')",
+        f"INSERT INTO `{database}`.fine VALUES (1)",
+    )
+    settings = target_settings(bucket, CdcMaxBatchInterval=0.2, CdcCommitOrderColumnName=ORDER)
+    binlake.ok("create-endpoint", "--endpoint-identifier", "ordered", "--endpoint-type", "target",
+               "--engine-name", "s3", "--s3-settings", settings)  # fmt: skip
+    create_cdc_task(binlake, "ordered", database, target="ordered")
+    message = (
+        f"CdcCommitOrderColumnName '{ORDER}' is also a column of {database}.clash "
+        "(fix: choose another CdcCommitOrderColumnName on the target endpoint)"
+    )
+    start_detached(binlake, "ordered")
+    wait_streaming(binlake, "ordered")
+    before = master_position(admin)
+    execute(
+        admin,
+        "START TRANSACTION",
+        f"INSERT INTO `{database}`.fine VALUES (2)",
+        f"UPDATE `{database}`.clash SET `{ORDER}` = 'changed' WHERE id = 1",
+        "COMMIT",
+    )
+    for attempt in ("first", "resumed"):
+        if attempt == "resumed":
+            resumed = binlake.run_process("start-replication-task", "--replication-task-arn", "ordered",
+                                          "--start-replication-task-type", "resume-processing", "--detach")  # fmt: skip
+            assert resumed.exit_code in (0, 1), resumed.stderr  # 1 if it stopped before --detach returned
+        wait_for(lambda: task_row(binlake.state_dir, "ordered")["status"] == "failed", timeout=60, what="stop")
+        row = task_row(binlake.state_dir, "ordered")
+        assert row["last_failure_message"] == message
+        assert BinlogPosition.parse(row["cdc_checkpoint"]) <= before
+        described = binlake.ok("describe-replication-tasks", "--output", "json").json()["ReplicationTasks"][0]
+        assert (described["Status"], described["LastFailureMessage"]) == ("failed", message)
+    # No CDC row of the table is written; the other table's change of that transaction is written once, in
+    # one file that the resumed task's replay replaced.
+    assert [p.name for p in bucket.rglob("clash/*.parquet")] == ["LOAD00000001.parquet"]
+    changes = [r for p in bucket.rglob("fine/2*.parquet") for r in pq.read_table(p).to_pylist()]
+    assert [(r["Op"], r["id"]) for r in changes] == [("I", 2)]
 
 
 def test_duckdb_script_for_an_s3_target(

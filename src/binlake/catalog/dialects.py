@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from binlake.catalog.lake import Lake, LakeTable
+from binlake.catalog.spark import spark_statements
 from binlake.catalog.sql import changes_sql, current_sql, ident, literal, multiset_sql, table_glob
 from binlake.errors import BinlakeError
 
@@ -135,12 +136,9 @@ def _bq(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def spark_type(arrow: pa.DataType) -> str:
-    """The type Spark's Parquet reader gives a column binlake writes (unsigned integers widen, as Spark reads
-    Parquet's UINT annotations; a zone-less timestamp is TIMESTAMP_NTZ; a TIME duration is its microseconds)."""
-    if pa.types.is_timestamp(arrow):
-        return "timestamp" if arrow.tz else "timestamp_ntz"
-    return _hive_type(arrow)
+def spark_views(view: TableView) -> list[str]:
+    """Views that follow the files' columns and listing at query time (binlake.catalog.spark)."""
+    return [_comment(view, "spark", True), *spark_statements(view)]
 
 
 def _ordering(view: TableView, file: str, row: str | None) -> str:
@@ -151,45 +149,6 @@ def _ordering(view: TableView, file: str, row: str | None) -> str:
     if row:
         terms.append(f"{row} DESC")
     return ", ".join(terms)
-
-
-def spark_views(view: TableView) -> list[str]:
-    q = _bq
-    db = q(view.database)
-    files, changes = f"{db}.{q(view.name + '__files')}", f"{db}.{q(view.name + '__changes')}"
-    declared = [f"{q('Op')} string"] + [f"{q(f.name)} {spark_type(f.type)}" for f in view.columns]
-    if view.order:
-        declared.append(f"{q(view.order)} string")
-    names = ", ".join(q(f.name) for f in view.columns)
-    order_col = f", {q(view.order)}, {q(view.order)} AS _order" if view.order else ""
-    statements = [
-        _comment(view, "spark", True),
-        f"CREATE DATABASE IF NOT EXISTS {db};",
-        f"DROP TABLE IF EXISTS {files};",
-        # An explicit schema: a column a file lacks (Op in LOAD files, a column added later) reads as NULL.
-        # recursiveFileLookup reads date-partition folders and turns off partition inference, which fails on
-        # files at two depths; pathGlobFilter skips anything but Parquet files.
-        f"CREATE TABLE {files} ({', '.join(declared)}) USING parquet "
-        f"OPTIONS (recursiveFileLookup 'true', pathGlobFilter '*.parquet') LOCATION {literal(view.location)};",
-        f"CREATE OR REPLACE VIEW {changes} AS SELECT coalesce({q('Op')}, 'I') AS {q('Op')}, {names}{order_col}, "
-        "NOT startswith(_metadata.file_name, 'LOAD') AS _is_cdc, _metadata.file_name AS _file, "
-        f"_metadata.row_index AS _row FROM {files};",
-    ]
-    if view.key:
-        partition = ", ".join(q(k) for k in view.key)
-        current = (
-            f"SELECT {names} FROM (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY "
-            f"{_ordering(view, '_file', '_row')}) AS _binlake_rank FROM {changes}) "
-            f"WHERE _binlake_rank = 1 AND {q('Op')} <> 'D'"
-        )
-    else:
-        current = (
-            f"SELECT {names} FROM (SELECT {names}, sum(CASE WHEN {q('Op')} = 'D' THEN -1 ELSE 1 END) AS _binlake_n "
-            f"FROM {changes} GROUP BY {names} HAVING _binlake_n > 0) AS _binlake_rows "
-            "LATERAL VIEW explode(sequence(1, _binlake_n)) _copies AS _binlake_i"
-        )
-    statements.append(f"CREATE OR REPLACE VIEW {db}.{q(view.name)} AS {current};")
-    return statements
 
 
 # -- Athena and Trino --------------------------------------------------------------------------------------

@@ -1,0 +1,94 @@
+"""Spark views that follow the lake without a new crawl (Spark 4 syntax; tested with pyspark 4.3.0).
+
+Three views per table, each ``WITH SCHEMA EVOLUTION`` (the view's columns are its query's columns at query
+time, not at its creation), over ``parquet.`<folder>``` read with ``mergeSchema`` (every file's footer, so a
+column added to the source after the crawl is a column of the views), ``recursiveFileLookup`` (date-partition
+folders, each file once) and ``pathGlobFilter``. A path in a view is listed again by every query, so new CDC
+files, new date folders and a reload's new LOAD files are read at once, with no ``REFRESH TABLE``.
+
+* ``<table>__files``: the files' rows, plus ``Op`` and the commit-order column as ``_binlake_op`` and
+  ``_binlake_order``. Before the first CDC file (and again right after a reload) no file has ``Op`` or the
+  commit-order column: the file query is a ``LATERAL`` subquery of a one-row relation of typed NULLs named like
+  them, so an absent column resolves to that NULL instead of failing the query.
+* ``<table>__changes``: ``Op`` (LOAD rows 'I'), every column of the files, ordering columns. Its column list
+  is a quoted regular expression (``spark.sql.parser.quotedRegexColumnNames``, which the view captures at its
+  creation; the script sets it around this view only) that takes every column but the bookkeeping ones, since
+  ``* EXCEPT`` fails on a column that may be absent.
+* ``<table>``: the current state, ``* EXCEPT`` the bookkeeping columns; a table without a key groups by every
+  column (``GROUP BY ALL``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from binlake.catalog.sql import KEY_MISSING, literal
+
+if TYPE_CHECKING:
+    from binlake.catalog.dialects import TableView
+
+READ = "WITH ('mergeSchema' = 'true', 'recursiveFileLookup' = 'true', 'pathGlobFilter' = '*.parquet')"
+REGEX = "spark.sql.parser.quotedRegexColumnNames"
+
+
+def bq(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def regex_literal(name: str) -> str:
+    """``name`` as a Java regular expression that matches only itself (ASCII punctuation escaped)."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", name)
+
+
+def ordering(order: str, row: str | None) -> str:
+    """Newest first: CDC before LOAD, the commit-order column (NULL last), file name, row in the file."""
+    terms = ["_is_cdc DESC"] + (["_order DESC NULLS LAST"] if order else []) + ["_file DESC"]
+    return ", ".join(terms + ([f"{row} DESC"] if row else []))
+
+
+def spark_statements(view: TableView) -> list[str]:
+    """The statements of one table (without the comment), to run in this order."""
+    db = bq(view.database)
+    files, changes = f"{db}.{bq(view.name + '__files')}", f"{db}.{bq(view.name + '__changes')}"
+    order = view.order
+    absent = ["CAST(NULL AS STRING) AS `Op`"] + ([f"CAST(NULL AS STRING) AS {bq(order)}"] if order else [])
+    picked = ["`Op` AS _binlake_op"] + ([f"{bq(order)} AS _binlake_order"] if order else [])
+    bookkeeping = ["Op", *([order] if order else []), "_binlake_op", "_binlake_order", "_binlake_file"]
+    others = "(?!(?:" + "|".join(regex_literal(n) for n in [*bookkeeping, "_binlake_row"]) + ")$).+"
+    order_out = f", _binlake_order AS {bq(order)}, _binlake_order AS _order" if order else ""
+    hidden = ", ".join(["`Op`", *([bq(order), "_order"] if order else []), "_is_cdc", "_file", "_row"])
+    statements = [
+        f"CREATE DATABASE IF NOT EXISTS {db};",
+        f"CREATE OR REPLACE VIEW {files} WITH SCHEMA EVOLUTION AS SELECT _binlake_f.* FROM "
+        f"(SELECT {', '.join(absent)}) AS _binlake_absent, LATERAL (SELECT {', '.join(picked)}, *, "
+        "_metadata.file_name AS _binlake_file, _metadata.row_index AS _binlake_row "
+        f"FROM parquet.{bq(view.location)} {READ}) AS _binlake_f;",
+        f"SET {REGEX} = true;",
+        f"CREATE OR REPLACE VIEW {changes} WITH SCHEMA EVOLUTION AS SELECT coalesce(_binlake_op, 'I') AS `Op`, "
+        f"{bq(others)}{order_out}, NOT startswith(_binlake_file, 'LOAD') AS _is_cdc, _binlake_file AS _file, "
+        f"_binlake_row AS _row FROM {files};",
+        f"RESET {REGEX};",
+    ]
+    if view.key:
+        partition = ", ".join(bq(k) for k in view.key)
+        # A NULL key means the file lacks a key column the view was crawled with (renamed or dropped): fail.
+        missing = " OR ".join(f"{bq(k)} IS NULL" for k in view.key)
+        guarded = (
+            f"(SELECT * FROM {changes} WHERE CASE WHEN {missing} THEN raise_error({literal(KEY_MISSING)}) "
+            "ELSE true END)"
+        )
+        current = (
+            f"SELECT * EXCEPT ({hidden}, _binlake_rank) FROM (SELECT *, row_number() OVER (PARTITION BY "
+            f"{partition} ORDER BY {ordering(order, '_row')}) AS _binlake_rank FROM {guarded}) "
+            "WHERE _binlake_rank = 1 AND `Op` <> 'D'"
+        )
+    else:
+        current = (
+            "SELECT * EXCEPT (_binlake_n, _binlake_i) FROM (SELECT * EXCEPT "
+            f"({hidden}), sum(CASE WHEN `Op` = 'D' THEN -1 ELSE 1 END) AS _binlake_n FROM {changes} GROUP BY ALL "
+            "HAVING _binlake_n > 0) AS _binlake_rows "
+            "LATERAL VIEW explode(sequence(1, _binlake_n)) _copies AS _binlake_i"
+        )
+    statements.append(f"CREATE OR REPLACE VIEW {db}.{bq(view.name)} WITH SCHEMA EVOLUTION AS {current};")
+    return statements
