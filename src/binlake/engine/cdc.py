@@ -404,17 +404,28 @@ class CdcRunner:
         inserts_only, no_deletes = self.s3.CdcInsertsOnly, self.s3.CdcInsertsAndUpdates
         buffer = self.buffer
         touched: set[tuple[str, str, int]] = set()
+        # Per layout, once per transaction (not per rows event): its pending rows and statistics, or None when
+        # the table's LOAD files already hold this transaction. Forgotten when a publish empties the buffer.
+        layouts: dict[int, tuple[TableChanges, list[int]] | None] = {}
         for changes in transaction.changes():
-            route = self._route(changes.decoder)
-            snapshot = self.snapshots.get((route.schema, route.table))
-            if snapshot is not None and commit.position <= snapshot:
-                continue  # already in the table's LOAD files
-            pending = buffer.table(route, changes.decoder)
-            touched.add((route.schema, route.table, id(changes.decoder)))
+            decoder = changes.decoder
+            if id(decoder) not in layouts:
+                route = self._route(decoder)
+                snapshot = self.snapshots.get((route.schema, route.table))
+                if snapshot is not None and commit.position <= snapshot:
+                    layouts[id(decoder)] = None  # already in the table's LOAD files
+                else:
+                    stats = self._batch_stats.setdefault((route.schema, route.table), [0, 0, 0])
+                    layouts[id(decoder)] = (buffer.table(route, decoder), stats)
+                    touched.add((route.schema, route.table, id(decoder)))
+            layout = layouts[id(decoder)]
+            if layout is None:
+                continue
+            pending, stats = layout
             images = pending.add_changes(changes, commit.timestamp, inserts_only, no_deletes)
-            count = images // 2 if changes.kind == "U" else images
-            stats = self._batch_stats.setdefault((route.schema, route.table), [0, 0, 0])
-            stats["IUD".index(changes.kind)] += count
+            kind = changes.kind
+            count = images // 2 if kind == "U" else images
+            stats[0 if kind == "I" else 1 if kind == "U" else 2] += count
             buffer.bytes += changes.size
             buffer.changes += count
             self.changes_seen += count
@@ -424,6 +435,7 @@ class CdcRunner:
                 # A transaction larger than the buffer: write what is held now, under the batch's intent,
                 # and checkpoint only once the whole transaction is in files.
                 self._publish()
+                layouts.clear()
         for table_key in touched:
             held = buffer.tables.get(table_key)
             if held is not None:
