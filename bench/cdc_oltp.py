@@ -12,7 +12,8 @@ interleaved, of:
   compiled decoder;
 * ``binlake-pure``: the same with ``BINLAKE_PURE_PYTHON=1``;
 * ``binlake-baseline`` (with ``--baseline-src DIR``): the compiled task run from another checkout's ``src`` (say
-  ``git archive <commit> src``, its extensions built), to measure a change against the code before it in one run.
+  ``git archive <commit> src``, its extensions built), to measure a change against the code before it in one run;
+  ``binlake-baseline-pure`` the same with ``BINLAKE_PURE_PYTHON=1``.
 
 Each run: wall seconds, CPU seconds, peak RSS of the process tree (sampled every 50 ms), the machine's load
 average. Ratios are against ``mariadb-binlog`` in the same round; the changes in the lake are counted.
@@ -486,8 +487,9 @@ def main() -> None:
                 load = os.getloadavg()[0]
                 if contender == "mariadb-binlog":
                     result = run_mariadb_binlog(info, start, end)
-                elif contender == "binlake-baseline":
-                    result = run_binlake(work, info, start, end, pure=False, source=args.baseline_src.absolute())
+                elif contender.startswith("binlake-baseline"):
+                    pure = contender == "binlake-baseline-pure"
+                    result = run_binlake(work, info, start, end, pure=pure, source=args.baseline_src.absolute())
                 else:
                     result = run_binlake(work, info, start, end, pure=contender == "binlake-pure")
                     if result["changes"] < changes:  # U of a kept key is one row; D+I never happen here
