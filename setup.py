@@ -35,7 +35,7 @@ setup(
         ),
         Extension(
             "binlake.native._rows",
-            ["src/binlake/native/rows.c"],
+            ["src/binlake/native/rows.c", "src/binlake/native/frames.c"],
             extra_compile_args=["-O2", "-std=gnu11"],
             optional=True,
         ),

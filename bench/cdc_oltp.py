@@ -10,7 +10,10 @@ interleaved, of:
 * ``binlake``: a CDC task from the range's start with DMS's default file settings (CdcMaxBatchInterval 60,
   CdcMinFileSize 32000 KB), timed from spawn until its checkpoint reaches the range's end (then it is stopped),
   compiled decoder;
-* ``binlake-pure``: the same with ``BINLAKE_PURE_PYTHON=1``.
+* ``binlake-pure``: the same with ``BINLAKE_PURE_PYTHON=1``;
+* ``binlake-baseline`` (with ``--baseline-src DIR``): the compiled task run from another checkout's ``src`` (say
+  ``git archive <commit> src``, its extensions built), to measure a change against the code before it in one run;
+  ``binlake-baseline-pure`` the same with ``BINLAKE_PURE_PYTHON=1``.
 
 Each run: wall seconds, CPU seconds, peak RSS of the process tree (sampled every 50 ms), the machine's load
 average. Ratios are against ``mariadb-binlog`` in the same round; the changes in the lake are counted.
@@ -235,13 +238,21 @@ def count_changes(lake: Path) -> int:
 
 
 def run_binlake(
-    work: Path, info: SandboxInfo, start: tuple[str, int], end: tuple[str, int], pure: bool, profile: Path | None = None
+    work: Path,
+    info: SandboxInfo,
+    start: tuple[str, int],
+    end: tuple[str, int],
+    pure: bool,
+    profile: Path | None = None,
+    source: Path | None = None,
 ) -> dict[str, Any]:
     run = work / f"run-{time.time_ns()}"
     state, lake = run / "state", run / "lake"
     lake.mkdir(parents=True)
     setup_task(info, state, lake, {"CdcMaxBatchInterval": 60, "CdcMinFileSize": 32000})
     env = {**os.environ, "BINLAKE_PURE_PYTHON": "1" if pure else ""}
+    if source is not None:  # another checkout's code, ahead of the installed one
+        env["PYTHONPATH"] = str(source)
     cmd = binlake(
         state,
         "start-replication-task",
@@ -420,6 +431,7 @@ def main() -> None:
     parser.add_argument("--latency-rate", type=float, default=5000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-mode", choices=["compiled", "pure"], default="compiled")
+    parser.add_argument("--baseline-src", type=Path, help="a checkout's src/ for the binlake-baseline contender")
     args = parser.parse_args()
     work = args.work_dir.absolute()
     shutil.rmtree(work, ignore_errors=True)
@@ -456,6 +468,9 @@ def main() -> None:
                 load = os.getloadavg()[0]
                 if contender == "mariadb-binlog":
                     result = run_mariadb_binlog(info, start, end)
+                elif contender.startswith("binlake-baseline"):
+                    pure = contender == "binlake-baseline-pure"
+                    result = run_binlake(work, info, start, end, pure=pure, source=args.baseline_src.absolute())
                 else:
                     result = run_binlake(work, info, start, end, pure=contender == "binlake-pure")
                     if result["changes"] < changes:  # U of a kept key is one row; D+I never happen here

@@ -20,6 +20,9 @@ from binlake.position import BinlogPosition
 
 # Parquet key-value metadata of a CDC file: [[rows so far, binlog file, log_pos], ...] at each COMMIT.
 COMMITS_METADATA = "binlake.commits"
+# Rows of a layout the Python decoder reads, held as tuples until this many, then sealed into Arrow arrays: a
+# tuple of Python values weighs several times its data, so pending changes weigh what their Arrow data weighs.
+SEAL_ROWS = 4096
 
 
 @dataclass
@@ -55,9 +58,12 @@ class TableChanges:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     # (rows so far, commit position) at the end of each transaction: lets a reader cut a file at a position
     commits: list[tuple[int, BinlogPosition]] = field(default_factory=list)
+    # Rows already sealed into Arrow: (Op, commit time in microseconds, the kept columns) per SEAL_ROWS rows
+    sealed: list[tuple[pa.Array, pa.Array, list[pa.Array]]] = field(default_factory=list)
+    sealed_rows: int = 0
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return self.sealed_rows + len(self.rows)
 
     def add(self, op: str, commit_time: int, row: tuple[Any, ...]) -> None:
         self.ops.append(op)
@@ -88,7 +94,21 @@ class TableChanges:
                 else:
                     self.add("U", commit_time, after)
         changes.release()
+        if len(self.rows) >= SEAL_ROWS:
+            self._seal()
         return len(rows)
+
+    def _seal(self) -> None:
+        """The rows held as tuples → Arrow arrays (the kept columns only), appended to ``sealed``."""
+        if not self.rows:
+            return
+        columns = list(zip(*self.rows, strict=True))
+        arrays = build_arrays(self.route.specs, [columns[i] for i in self.route.keep])
+        ops = pa.array(self.ops, pa.string())
+        micros = pa.array([t * 1_000_000 for t in self.commit_times], pa.int64())
+        self.sealed.append((ops, micros, arrays))
+        self.sealed_rows += len(self.rows)
+        self.ops, self.commit_times, self.rows = [], [], []
 
     def end_transaction(self, position: BinlogPosition) -> None:
         count = len(self)
@@ -98,12 +118,17 @@ class TableChanges:
             self.commits.append((count, position))
 
     def record_batch(self, op_column: bool, timestamp_column: str, timestamp_kind: str = "string") -> pa.RecordBatch:
-        keep = self.route.keep
-        columns = list(zip(*self.rows, strict=True))
-        arrays = build_arrays(self.route.specs, [columns[i] for i in keep])
-        micros = [t * 1_000_000 for t in self.commit_times] if timestamp_column else []
-        ops = self.ops if op_column else None
-        batch = with_dms_columns(arrays, self.route.names, ops, timestamp_column, micros, timestamp_kind)
+        self._seal()
+        if self.sealed:
+            ops = pa.concat_arrays([part[0] for part in self.sealed])
+            micros = pa.concat_arrays([part[1] for part in self.sealed])
+            arrays = [pa.concat_arrays([part[2][n] for part in self.sealed]) for n in range(len(self.route.keep))]
+        else:
+            ops, micros = pa.array([], pa.string()), pa.array([], pa.int64())
+            arrays = build_arrays(self.route.specs, [[] for _ in self.route.keep])
+        batch = with_dms_columns(
+            arrays, self.route.names, ops if op_column else None, timestamp_column, micros, timestamp_kind
+        )
         commits = [[end, position.binlog_file, position.log_pos] for end, position in self.commits]
         return batch.replace_schema_metadata({COMMITS_METADATA: json.dumps(commits, separators=(",", ":"))})
 

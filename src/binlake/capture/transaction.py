@@ -62,8 +62,7 @@ class OpenTransaction:
         spill = self._spill or self._open_spill()
         key = id(changes.decoder)
         self._decoders[key] = changes.decoder
-        position = changes.position
-        pickle.dump((key, changes.kind, position.binlog_file, position.log_pos, changes.data), spill, protocol=5)
+        pickle.dump((key, changes.kind, changes.binlog_file, changes.log_pos, changes.data), spill, protocol=5)
         self._spilled += 1
 
     def _open_spill(self) -> BinaryIO:

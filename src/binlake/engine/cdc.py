@@ -44,7 +44,7 @@ from binlake.capture.binlog.reader import (
 from binlake.capture.binlog.rows import RowDecoder
 from binlake.capture.binlog.stream import BinlogStream
 from binlake.capture.transaction import OpenTransaction, remove_spill_files
-from binlake.changes import ChangeBuffer, Route
+from binlake.changes import ChangeBuffer, Route, TableChanges
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
 from binlake.engine.flush_policy import FlushPolicy, first_ratio
@@ -379,31 +379,43 @@ class CdcRunner:
         inserts_only, no_deletes = self.s3.CdcInsertsOnly, self.s3.CdcInsertsAndUpdates
         buffer = self.buffer
         touched: set[tuple[str, str, int]] = set()
+        # Per layout, once per transaction (not per rows event): its pending rows, its buffer key and its table,
+        # or None when the table's LOAD files already hold this transaction. Forgotten when a part is written.
+        layouts: dict[int, tuple[TableChanges, tuple[str, str, int], tuple[str, str]] | None] = {}
+        publisher, policy = self.publisher, self.policy
         for changes in transaction.changes():
-            route = self._route(changes.decoder)
-            snapshot = self.snapshots.get((route.schema, route.table))
-            if snapshot is not None and commit.position <= snapshot:
-                continue  # already in the table's LOAD files
-            pending = buffer.table(route, changes.decoder)
-            touched.add((route.schema, route.table, id(changes.decoder)))
+            decoder = changes.decoder
+            if id(decoder) not in layouts:
+                route = self._route(decoder)
+                snapshot = self.snapshots.get((route.schema, route.table))
+                if snapshot is not None and commit.position <= snapshot:
+                    layouts[id(decoder)] = None  # already in the table's LOAD files
+                else:
+                    key = (route.schema, route.table, id(decoder))
+                    layouts[id(decoder)] = (buffer.table(route, decoder), key, (route.schema, route.table))
+                    touched.add(key)
+            layout = layouts[id(decoder)]
+            if layout is None:
+                continue
+            pending, key, table = layout
             images = pending.add_changes(changes, commit.timestamp, inserts_only, no_deletes)
-            count = images // 2 if changes.kind == "U" else images
-            self.publisher.count_changes(route.schema, route.table, changes.kind, count)
-            zero_dates = changes.decoder.take_zero_dates()
+            kind = changes.kind
+            count = images // 2 if kind == "U" else images
+            publisher.count_changes(table[0], table[1], kind, count)
+            zero_dates = decoder.take_zero_dates()
             if zero_dates:
-                self.publisher.count_zero_dates(route.schema, route.table, zero_dates)
+                publisher.count_zero_dates(table[0], table[1], zero_dates)
             buffer.bytes += changes.size
-            self.policy.added(
-                (route.schema, route.table, id(changes.decoder)), (route.schema, route.table), changes.size
-            )
+            policy.added(key, table, changes.size)
             buffer.changes += count
             self.changes_seen += count
             if buffer.first_change_at is None:
                 buffer.first_change_at = time.monotonic()
-            if self.policy.over_memory(buffer.bytes):
+            if policy.over_memory(buffer.bytes):
                 # A transaction larger than the buffer: write what is held now, under the batch's intent,
                 # and checkpoint only once the whole transaction is in files.
                 self._write_part()
+                layouts.clear()
         for table_key in touched:
             held = buffer.tables.get(table_key)
             if held is not None:

@@ -742,10 +742,16 @@ static PyTypeObject BuilderType = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rows", "Row images into Arrow buffers", -1, NULL};
 
+int frames_add(PyObject *module); /* frames.c: the Scanner */
+
 PyMODINIT_FUNC PyInit__rows(void) {
     if (PyType_Ready(&BuilderType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
+    if (frames_add(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     if (PyModule_AddObjectRef(m, "Builder", (PyObject *)&BuilderType) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -14,6 +14,7 @@ from itertools import islice
 from typing import Any
 
 from binlake.capture.binlog import events as ev
+from binlake.capture.binlog import framing
 from binlake.capture.binlog.charsets import Codec
 from binlake.capture.binlog.rows import RowDecoder, needs_data_types
 from binlake.capture.binlog.stream import BinlogStream
@@ -29,15 +30,33 @@ class RowChanges:
     its events weigh (and can be spilled to disk as those bytes).
     """
 
-    __slots__ = ("_rows", "count_hint", "data", "decoder", "kind", "position", "size")
+    __slots__ = ("_position", "_rows", "binlog_file", "data", "decoder", "kind", "log_pos", "size")
 
-    def __init__(self, decoder: RowDecoder, kind: str, data: bytes, position: BinlogPosition) -> None:
+    def __init__(
+        self,
+        decoder: RowDecoder,
+        kind: str,
+        data: bytes,
+        position: BinlogPosition | None,
+        binlog_file: str = "",
+        log_pos: int = 0,
+    ) -> None:
         self.decoder = decoder
         self.kind = kind  # I, U or D
         self.data = data  # the row images, from the first image's null bitmap to the end of the event
-        self.position = position
+        # Where the event ends: a BinlogPosition, or its file and log_pos (the reader's hot path makes no object
+        # per event; ``position`` makes one when asked)
+        self._position = position
+        self.binlog_file = position.binlog_file if position is not None else binlog_file
+        self.log_pos = position.log_pos if position is not None else log_pos
         self.size = len(data)  # what the changes weigh for CdcMinFileSize and the memory budget
         self._rows: list[tuple[Any, ...]] | None = None
+
+    @property
+    def position(self) -> BinlogPosition:
+        if self._position is None:
+            self._position = BinlogPosition(self.binlog_file, self.log_pos)
+        return self._position
 
     @property
     def rows(self) -> list[tuple[Any, ...]]:
@@ -192,6 +211,13 @@ def _verify_crc(data: bytes, binlog_file: str, log_pos: int) -> None:
         )
 
 
+def _lacks_columns(decoder: RowDecoder) -> BinlakeError:
+    return BinlakeError(
+        f"rows of {decoder.table_map.schema}.{decoder.table_map.table} lack columns in the binlog",
+        fix="SET GLOBAL binlog_row_image = FULL on the source",
+    )
+
+
 class BinlogReader:
     """Turns a stream of raw events into items; ``wants(schema, table)`` skips unselected tables cheaply."""
 
@@ -218,71 +244,84 @@ class BinlogReader:
         self.last_timestamp = 0
 
     def __iter__(self) -> Iterator[Item]:
-        checksum = self.stream.checksum_announced  # until the first format description says otherwise
+        # Records, not packets: the scanner (compiled, or its Python twin) frames the socket's bytes, checks CRCs,
+        # finds rows events' images and drops repeated table maps, so this loop runs per record, not per byte.
         previous_end = self.stream.start.log_pos
         group_start = BinlogPosition(self.binlog_file, previous_end)
-        for data in self.stream.events():
-            header = ev.parse_header(data)
-            kind = header.event_type
-            if kind in (ev.ROTATE_EVENT, ev.HEARTBEAT_EVENT):
-                # Sent before (or outside) a file's format description, so with or without a trailer as the
-                # previous file had it: the trailer's CRC tells.
-                body = data[ev.HEADER_SIZE : -4] if _has_crc(data) else data[ev.HEADER_SIZE :]
-            elif kind == ev.FORMAT_DESCRIPTION_EVENT:
-                # Always checksummed; the byte before its CRC is the algorithm of the file's other events.
-                _verify_crc(data, self.binlog_file, header.log_pos)
-                checksum = data[-5] != ev.CHECKSUM_OFF
-                body = data[ev.HEADER_SIZE : -5]
-            elif checksum:
-                _verify_crc(data, self.binlog_file, header.log_pos)
-                body = data[ev.HEADER_SIZE : -4]
-            else:
-                body = data[ev.HEADER_SIZE :]
-            if header.timestamp:
-                self.last_timestamp = header.timestamp
-            if kind == ev.ROTATE_EVENT:
-                self.binlog_file, previous_end = ev.parse_rotate(body)
-                continue
-            position = BinlogPosition(self.binlog_file, header.log_pos)
-            if kind in ev.ROWS_EVENTS:
-                changes = self._rows(kind, body, position)
-                if changes is not None:
-                    yield changes
-            elif kind == ev.TABLE_MAP_EVENT:
-                self._table_map(body)
-            elif kind == ev.XID_EVENT:
-                yield Commit(position, header.timestamp, self._gtid)
-                self._gtid = None
-            elif kind == ev.QUERY_EVENT:
-                schema, sql = ev.parse_query(body)
-                item = self._query(schema, sql, position, header.timestamp, group_start)
-                if item is not None:
-                    yield item
-            elif kind == ev.XA_PREPARE_LOG_EVENT:
-                yield XaPrepare(position)
-                self._gtid = None
-            elif kind == ev.GTID_EVENT_MARIADB:
-                # MariaDB logs no BEGIN: a GTID event without FL_STANDALONE opens the transaction (with
-                # FL_PREPARED_XA, the XA transaction that XA PREPARE will end).
-                group_start = BinlogPosition(self.binlog_file, previous_end)
-                self._gtid, standalone = ev.parse_mariadb_gtid(body, header.server_id)
-                if not standalone:
-                    yield Begin(group_start, _prepared_xid(body))
-            elif kind == ev.GTID_EVENT_MYSQL:
-                group_start = BinlogPosition(self.binlog_file, previous_end)
-                self._gtid = ev.parse_mysql_gtid(body)
-            elif kind == ev.FORMAT_DESCRIPTION_EVENT:
-                self._format_description(body)
-            elif kind == ev.HEARTBEAT_EVENT:
-                # A heartbeat's log_pos is the end of the binlog so far; it carries the file name.
-                name = body.decode(errors="replace").rstrip("\x00")
-                if name:
-                    self.binlog_file = name
-                yield Heartbeat(BinlogPosition(self.binlog_file, header.log_pos), self.last_timestamp)
-            elif kind not in ev.IGNORABLE_EVENTS:
-                raise ev.unsupported_event(kind, position)
-            if header.log_pos:
-                previous_end = header.log_pos
+        table_maps = self._table_maps
+        rows_kinds = ev.ROWS_EVENTS
+        for records in self.stream.records(framing.scanner):
+            for kind, log_pos, timestamp, a, body, count in records:
+                if timestamp:
+                    self.last_timestamp = timestamp
+                if kind in rows_kinds:  # the common case first
+                    decoder = table_maps.get(a)
+                    if decoder is not None:
+                        if count != decoder.table_map.column_count:
+                            raise _lacks_columns(decoder)
+                        yield RowChanges(decoder, rows_kinds[kind], body, None, self.binlog_file, log_pos)
+                    if log_pos:
+                        previous_end = log_pos
+                    continue
+                if kind == ev.ROTATE_EVENT:
+                    self.binlog_file, previous_end = ev.parse_rotate(body)
+                    continue
+                position = BinlogPosition(self.binlog_file, log_pos)
+                if kind == ev.TABLE_MAP_EVENT:
+                    self._table_map(body)
+                elif kind == ev.XID_EVENT:
+                    yield Commit(position, timestamp, self._gtid)
+                    self._gtid = None
+                elif kind == ev.QUERY_EVENT:
+                    schema, sql = ev.parse_query(body)
+                    item = self._query(schema, sql, position, timestamp, group_start)
+                    if item is not None:
+                        yield item
+                elif kind == ev.XA_PREPARE_LOG_EVENT:
+                    yield XaPrepare(position)
+                    self._gtid = None
+                elif kind == ev.GTID_EVENT_MARIADB:
+                    # MariaDB logs no BEGIN: a GTID event without FL_STANDALONE opens the transaction (with
+                    # FL_PREPARED_XA, the XA transaction that XA PREPARE will end).
+                    group_start = BinlogPosition(self.binlog_file, previous_end)
+                    self._gtid, standalone = ev.parse_mariadb_gtid(body, a)
+                    if not standalone:
+                        yield Begin(group_start, _prepared_xid(body))
+                elif kind == ev.GTID_EVENT_MYSQL:
+                    group_start = BinlogPosition(self.binlog_file, previous_end)
+                    self._gtid = ev.parse_mysql_gtid(body)
+                elif kind == ev.FORMAT_DESCRIPTION_EVENT:
+                    self._format_description(body)
+                elif kind == ev.HEARTBEAT_EVENT:
+                    # A heartbeat's log_pos is the end of the binlog so far; it carries the file name.
+                    name = body.decode(errors="replace").rstrip("\x00")
+                    if name:
+                        self.binlog_file = name
+                    yield Heartbeat(BinlogPosition(self.binlog_file, log_pos), self.last_timestamp)
+                elif kind == framing.SPECIAL:
+                    changes = self._special(body)
+                    if changes is not None:
+                        yield changes
+                elif kind not in ev.IGNORABLE_EVENTS:
+                    raise ev.unsupported_event(kind, position)
+                if log_pos:
+                    previous_end = log_pos
+
+    def _special(self, event: bytes) -> RowChanges | None:
+        """An event the scanner leaves to Python: one failing its CRC32 (stop, saying where), or a rows event
+        whose header does not parse (read here as before, so an unselected table's stays skipped)."""
+        header = ev.parse_header(event)
+        kind = header.event_type
+        if kind == ev.FORMAT_DESCRIPTION_EVENT or self.stream.scanner.checksum:
+            _verify_crc(event, self.binlog_file, header.log_pos)
+        body = event[ev.HEADER_SIZE : -4] if self.stream.scanner.checksum else event[ev.HEADER_SIZE :]
+        if kind in ev.ROWS_EVENTS:
+            return self._rows(kind, body, BinlogPosition(self.binlog_file, header.log_pos))
+        raise BinlakeError(
+            f"cannot parse the binlog event ending at {self.binlog_file}:{header.log_pos} (type {kind}, "
+            f"{len(event)} bytes)",
+            fix="report this as a binlake bug with the source's version",
+        )
 
     def _query(
         self, schema: str, sql: str, position: BinlogPosition, timestamp: int, start: BinlogPosition
@@ -392,9 +431,6 @@ class BinlogReader:
         for _ in range(images):
             present = int.from_bytes(body[pos : pos + bitmap_bytes], "little")
             if present != full or count != decoder.table_map.column_count:
-                raise BinlakeError(
-                    f"rows of {decoder.table_map.schema}.{decoder.table_map.table} lack columns in the binlog",
-                    fix="SET GLOBAL binlog_row_image = FULL on the source",
-                )
+                raise _lacks_columns(decoder)
             pos += bitmap_bytes
         return RowChanges(decoder, ev.ROWS_EVENTS[kind], body[pos:], position)

@@ -1,6 +1,7 @@
-"""The replication protocol: COM_BINLOG_DUMP on a PyMySQL connection, yielding raw binlog events.
+"""The replication protocol: COM_BINLOG_DUMP on a PyMySQL connection, yielding the events as records.
 
-Each network packet of the dump is one event prefixed by an OK byte (0x00). The stream is blocking (it
+Each network packet of the dump is one event prefixed by an OK byte (0x00); whatever the socket holds is read at
+once and cut into events by a scanner (capture/binlog/framing.py). The stream is blocking (it
 waits for new events) unless ``non_blocking``, in which case it ends at the current end of the binlog.
 """
 
@@ -9,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import ssl
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pymysql
 
+from binlake.capture.binlog.framing import PACKET, Record
 from binlake.errors import BinlakeError, TransientError
 from binlake.position import BinlogPosition
 from binlake.source.connection import SourceAddress
@@ -22,7 +25,7 @@ ER_MASTER_FATAL_ERROR_READING_BINLOG = 1236
 
 
 class BinlogStream:
-    """One dump connection. Iterate ``events()`` for ``bytes`` of whole events (header included)."""
+    """One dump connection. Iterate ``records()`` for the events as framing records."""
 
     def __init__(
         self,
@@ -45,6 +48,7 @@ class BinlogStream:
         self.checksum_announced = False
         self.flavor: Flavor = MARIADB  # the server family's dump settings, known once connected
         self._conn: pymysql.connections.Connection | None = None
+        self.scanner: Any = None  # the framing.Scanner of the running dump
 
     def _connect(self) -> pymysql.connections.Connection:
         address = self.address
@@ -83,22 +87,46 @@ class BinlogStream:
             self.checksum_announced = self.flavor.prepare_dump(cur, self.heartbeat_seconds, self.gtid)
         return conn
 
-    def events(self) -> Iterator[bytes]:
+    def records(self, make_scanner: Callable[[bool], Any]) -> Iterator[list[Record]]:
+        """The dump as lists of records (capture/binlog/framing.py), one list per socket read: what the socket
+        holds is read at once, and the scanner cuts it into events, so no Python runs per packet."""
         conn = self._connect()
         self._conn = conn
-        payload = self.flavor.dump_command(self.start, self.server_id, self.non_blocking, self.gtid)
-        conn._write_bytes(struct.pack("<I", len(payload))[:3] + b"\x00" + payload)
-        conn._next_seq_id = 1
+        # The scanner starts with the checksum setting announced; each file's format description then decides.
+        scanner = self.scanner = make_scanner(self.checksum_announced)
+        self._dump(conn)
         try:
-            for data in _packets(conn):
-                marker = data[0]
-                if marker == 0xFE and len(data) < 9:  # EOF: end of binlog in non-blocking mode
-                    return
-                if marker == 0xFF:  # an error packet: raised as PyMySQL raises it, handled below
-                    pymysql.protocol.MysqlPacket(data, conn.encoding).raise_for_error()
-                if marker != 0x00:
-                    raise _dump_error(data, self.start)
-                yield data[1:]
+            if conn._sock is None or conn._rfile is None:
+                raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query")
+            conn._sock.settimeout(conn._read_timeout)
+            conn._current_timeout = conn._read_timeout
+            read1, read = conn._rfile.read1, conn._rfile.read
+            chunk = b""
+            while True:
+                records = scanner.feed(chunk)
+                if records and records[-1][0] == PACKET:  # EOF or an error: the dump ends
+                    packet = records.pop()[4]
+                    if records:
+                        yield records
+                    if packet[:1] == b"\xfe" and len(packet) < 9:  # end of binlog in non-blocking mode
+                        return
+                    if packet[:1] == b"\xff":  # an error packet: raised as PyMySQL raises it, handled below
+                        pymysql.protocol.MysqlPacket(packet, conn.encoding).raise_for_error()
+                    raise _dump_error(packet, self.start)
+                if records:
+                    yield records
+                wanted = scanner.wanted
+                if not wanted:  # the scanner paused after an event the reader handles alone
+                    chunk = b""
+                    continue
+                try:
+                    chunk = read1(READ_SIZE) if wanted <= READ_SIZE else read(wanted)
+                except OSError as exc:
+                    raise pymysql.err.OperationalError(
+                        2013, f"Lost connection to MySQL server during query ({exc})"
+                    ) from None
+                if not chunk:
+                    raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query")
         except pymysql.err.OperationalError as exc:
             code = exc.args[0] if exc.args else None
             if code == ER_MASTER_FATAL_ERROR_READING_BINLOG:
@@ -111,6 +139,12 @@ class BinlogStream:
         finally:
             self.close()
 
+    def _dump(self, conn: pymysql.connections.Connection) -> None:
+        """COM_BINLOG_DUMP from the start position (or, with a GTID start, from the file the server finds)."""
+        payload = self.flavor.dump_command(self.start, self.server_id, self.non_blocking, self.gtid)
+        conn._write_bytes(struct.pack("<I", len(payload))[:3] + b"\x00" + payload)
+        conn._next_seq_id = 1
+
     def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):
@@ -119,36 +153,8 @@ class BinlogStream:
 
 
 MAX_PACKET = 0xFFFFFF
-
-
-def _packets(conn: pymysql.connections.Connection) -> Iterator[bytes]:
-    """The dump's packets, read straight from the connection's buffered socket: PyMySQL's ``_read_packet`` costs
-    a packet object and several calls per event, a tenth of the CDC loop on small events. A packet of 16 MB - 1
-    bytes continues in the next one (the protocol's large packets); a lost connection is PyMySQL's error 2013."""
-    if conn._sock is None or conn._rfile is None:
-        raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query")
-    conn._sock.settimeout(conn._read_timeout)
-    conn._current_timeout = conn._read_timeout
-    read = conn._rfile.read
-
-    def exactly(count: int) -> bytes:
-        data = read(count)
-        if len(data) != count:
-            raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query")
-        return data
-
-    while True:
-        try:
-            header = exactly(4)
-            length = header[0] | header[1] << 8 | header[2] << 16
-            data = exactly(length)
-            while length == MAX_PACKET:
-                header = exactly(4)
-                length = header[0] | header[1] << 8 | header[2] << 16
-                data += exactly(length)
-        except OSError as exc:
-            raise pymysql.err.OperationalError(2013, f"Lost connection to MySQL server during query ({exc})") from None
-        yield data
+# Bytes asked of the socket per read: what it holds up to this is taken at once.
+READ_SIZE = 1 << 20
 
 
 def tls_context(address: SourceAddress) -> ssl.SSLContext | None:
