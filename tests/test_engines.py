@@ -337,6 +337,28 @@ def test_spark_views_never_go_stale(
     stop(binlake, "fresh")
 
 
+def test_spark_views_read_only_their_table_folder(spark_starting: Future, tmp_path: Path) -> None:
+    """Spark globs the paths it reads: the view of a table named with glob characters (``a*``, ``c{x,y}``,
+    ``d[1]``, ``e?``) reads its own folder only, never a neighbour's whose name the pattern matches
+    (invariant 7), as DuckDB's view of the same folder does."""
+    import pyarrow as pa
+
+    from binlake.catalog.dialects import TableView, duckdb_views, spark_views
+
+    folders = {"a*": 1, "ab": 2, "c{x,y}": 3, "cx": 4, "d[1]": 5, "d1": 6, "e?": 7, "ee": 8}
+    for name, value in folders.items():
+        (tmp_path / name).mkdir()
+        pq.write_table(pa.table({"id": pa.array([value], pa.int32())}), tmp_path / name / "LOAD00000001.parquet")
+    spark = spark_starting.result()
+    duck = duckdb.connect()
+    for number, (name, value) in enumerate(folders.items()):
+        view = TableView("globbed_db", f"t{number}", str(tmp_path / name), [pa.field("id", pa.int32())], ["id"], "")
+        run_script(spark, "\n".join(spark_views(view)))
+        duck.execute("\n".join(duckdb_views(view)))
+        assert [r[0] for r in spark.sql(f"SELECT id FROM globbed_db.t{number}").collect()] == [value], name
+        assert duck.execute(f"SELECT id FROM globbed_db.t{number}").fetchall() == [(value,)], name
+
+
 # Types DuckDB reads from binlake's Parquet files, as Trino's and Athena's Hive tables declare them: the
 # unsigned integers widened to the next signed type (neither engine has unsigned types), zoned timestamps as
 # the Hive connector's plain timestamp.

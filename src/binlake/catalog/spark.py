@@ -41,6 +41,12 @@ def regex_literal(name: str) -> str:
     return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", name)
 
 
+def path_literal(location: str) -> str:
+    """``location`` as a Hadoop glob that matches only itself: Spark globs a path it reads, so a table named
+    ``a*`` would read table ``ab``'s files too (invariant 7); a backslash makes ``* ? [ ] { } \\`` literal."""
+    return re.sub(r"([\\*?\[\]{}])", r"\\\1", location)
+
+
 def ordering(order: str, row: str | None) -> str:
     """Newest first: CDC before LOAD, the commit-order column (NULL last), file name, row in the file."""
     terms = ["_is_cdc DESC"] + (["_order DESC NULLS LAST"] if order else []) + ["_file DESC"]
@@ -63,7 +69,7 @@ def spark_statements(view: TableView) -> list[str]:
         f"CREATE OR REPLACE VIEW {files} WITH SCHEMA EVOLUTION AS SELECT _binlake_f.* FROM "
         f"(SELECT {', '.join(absent)}) AS _binlake_absent, LATERAL (SELECT {', '.join(picked)}, *, "
         "_metadata.file_name AS _binlake_file, _metadata.row_index AS _binlake_row "
-        f"FROM parquet.{bq(view.location)} {READ}) AS _binlake_f;",
+        f"FROM parquet.{bq(path_literal(view.location))} {READ}) AS _binlake_f;",
         f"SET {REGEX} = true;",
         f"CREATE OR REPLACE VIEW {changes} WITH SCHEMA EVOLUTION AS SELECT coalesce(_binlake_op, 'I') AS `Op`, "
         f"{bq(others)}{order_out}, NOT startswith(_binlake_file, 'LOAD') AS _is_cdc, _binlake_file AS _file, "
