@@ -537,52 +537,70 @@ def test_commit_order_column_follows_the_binlog(
 def test_a_source_column_named_like_the_commit_order_column_stops_the_task(
     binlake: Binlake, endpoints, admin, database: str, bucket: Path
 ) -> None:
-    """A table with a column of the commit-order column's name: its first change stops the task with a one-line
-    cause and fix, before any CDC file of it is written or the checkpoint passes the change; resuming stops
-    again at the same change (nothing is skipped)."""
+    """A selected table with a column of the commit-order column's name stops the task at its start, before it
+    writes anything. A column of that name added by ALTER TABLE while the task runs stops it at the first
+    transaction that changes the table, before any file of that transaction is written (in any table) or the
+    checkpoint passes it; resuming stops again at the same transaction (nothing is skipped)."""
     from tests.lake import task_row, wait_for
 
     execute(
         admin,
         f"CREATE TABLE `{database}`.clash (id INT PRIMARY KEY, `{ORDER}` VARCHAR(10))",
-        f"CREATE TABLE `{database}`.fine (id INT PRIMARY KEY)",
+        f"CREATE TABLE `{database}`.pa (id INT PRIMARY KEY)",
+        f"CREATE TABLE `{database}`.pb (id INT PRIMARY KEY)",
         f"INSERT INTO `{database}`.clash VALUES (1, 'mine')",
-        f"INSERT INTO `{database}`.fine VALUES (1)",
+        f"INSERT INTO `{database}`.pa VALUES (1)",
+        f"INSERT INTO `{database}`.pb VALUES (1)",
     )
     settings = target_settings(bucket, CdcMaxBatchInterval=0.2, CdcCommitOrderColumnName=ORDER)
     binlake.ok("create-endpoint", "--endpoint-identifier", "ordered", "--endpoint-type", "target",
                "--engine-name", "s3", "--s3-settings", settings)  # fmt: skip
-    create_cdc_task(binlake, "ordered", database, target="ordered")
-    message = (
-        f"CdcCommitOrderColumnName '{ORDER}' is also a column of {database}.clash "
-        "(fix: choose another CdcCommitOrderColumnName on the target endpoint)"
-    )
-    start_detached(binlake, "ordered")
-    wait_streaming(binlake, "ordered")
+
+    def message(table: str) -> str:
+        return (
+            f"CdcCommitOrderColumnName '{ORDER}' is also a column of {database}.{table} "
+            "(fix: choose another CdcCommitOrderColumnName on the target endpoint)"
+        )
+
+    def wait_failed(task: str, table: str) -> dict:
+        wait_for(lambda: task_row(binlake.state_dir, task)["status"] == "failed", timeout=60, what="stop")
+        row = task_row(binlake.state_dir, task)
+        assert row["last_failure_message"] == message(table)
+        tasks = binlake.ok("describe-replication-tasks", "--output", "json").json()["ReplicationTasks"]
+        described = {t["ReplicationTaskIdentifier"]: t for t in tasks}
+        assert (described[task]["Status"], described[task]["LastFailureMessage"]) == ("failed", message(table))
+        return row
+
+    # At the start: refused before the full load, nothing written.
+    create_cdc_task(binlake, "clashing", database, target="ordered", table="clash")
+    started = binlake.run_process("start-replication-task", "--replication-task-arn", "clashing",
+                                  "--start-replication-task-type", "start-replication", "--detach")  # fmt: skip
+    assert started.exit_code in (0, 1), started.stderr  # 1 if it stopped before --detach returned
+    wait_failed("clashing", "clash")
+    assert list(bucket.rglob("clash/*")) == []
+
+    # While running: the column arrives by ALTER TABLE, then a transaction changes both tables.
+    create_cdc_task(binlake, "running", database, target="ordered", table="p%")
+    start_detached(binlake, "running")
+    wait_streaming(binlake, "running")
+    execute(admin, f"ALTER TABLE `{database}`.pb ADD COLUMN `{ORDER}` VARCHAR(10)")
     before = master_position(admin)
     execute(
         admin,
         "START TRANSACTION",
-        f"INSERT INTO `{database}`.fine VALUES (2)",
-        f"UPDATE `{database}`.clash SET `{ORDER}` = 'changed' WHERE id = 1",
+        f"INSERT INTO `{database}`.pa VALUES (2)",
+        f"UPDATE `{database}`.pb SET `{ORDER}` = 'changed' WHERE id = 1",
         "COMMIT",
     )
     for attempt in ("first", "resumed"):
         if attempt == "resumed":
-            resumed = binlake.run_process("start-replication-task", "--replication-task-arn", "ordered",
+            resumed = binlake.run_process("start-replication-task", "--replication-task-arn", "running",
                                           "--start-replication-task-type", "resume-processing", "--detach")  # fmt: skip
-            assert resumed.exit_code in (0, 1), resumed.stderr  # 1 if it stopped before --detach returned
-        wait_for(lambda: task_row(binlake.state_dir, "ordered")["status"] == "failed", timeout=60, what="stop")
-        row = task_row(binlake.state_dir, "ordered")
-        assert row["last_failure_message"] == message
+            assert resumed.exit_code in (0, 1), resumed.stderr
+        row = wait_failed("running", "pb")
         assert BinlogPosition.parse(row["cdc_checkpoint"]) <= before
-        described = binlake.ok("describe-replication-tasks", "--output", "json").json()["ReplicationTasks"][0]
-        assert (described["Status"], described["LastFailureMessage"]) == ("failed", message)
-    # No CDC row of the table is written; the other table's change of that transaction is written once, in
-    # one file that the resumed task's replay replaced.
-    assert [p.name for p in bucket.rglob("clash/*.parquet")] == ["LOAD00000001.parquet"]
-    changes = [r for p in bucket.rglob("fine/2*.parquet") for r in pq.read_table(p).to_pylist()]
-    assert [(r["Op"], r["id"]) for r in changes] == [("I", 2)]
+        # No file of the transaction in either table: only the LOAD files.
+        assert sorted(p.name for p in bucket.rglob("p[ab]/*.parquet")) == ["LOAD00000001.parquet"] * 2
 
 
 def test_duckdb_script_for_an_s3_target(

@@ -19,6 +19,7 @@ change buffer) belong to the commit being read (``open_commit``); their indices 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import pyarrow as pa
 
@@ -40,6 +41,15 @@ def order_field(name: str) -> pa.Field:
     return pa.field(name, pa.string(), nullable=False)
 
 
+def check_columns(column: str, names: Iterable[str], table: tuple[str, str]) -> None:
+    """Refuse a table that has a column of the commit-order column's name: its rows could not carry both."""
+    if column in names:
+        raise BinlakeError(
+            f"CdcCommitOrderColumnName {column!r} is also a column of {table[0]}.{table[1]}",
+            fix="choose another CdcCommitOrderColumnName on the target endpoint",
+        )
+
+
 class CommitOrder:
     """Adds the commit-order column to the CDC record batches of one task, as they are written."""
 
@@ -54,11 +64,7 @@ class CommitOrder:
         self, batch: pa.RecordBatch, table: tuple[str, str], open_commit: BinlogPosition | None
     ) -> pa.RecordBatch:
         """``batch`` (a CDC batch with its ``binlake.commits`` metadata) with the commit-order column."""
-        if self.column in batch.schema.names:
-            raise BinlakeError(
-                f"CdcCommitOrderColumnName {self.column!r} is also a column of {table[0]}.{table[1]}",
-                fix="choose another CdcCommitOrderColumnName on the target endpoint",
-            )
+        check_columns(self.column, batch.schema.names, table)
         metadata = batch.schema.metadata or {}
         segments = [
             (end, BinlogPosition(f, pos)) for end, f, pos in json.loads(metadata.get(COMMITS_METADATA.encode(), b"[]"))

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from binlake.changes import ChangeBuffer, TableChanges
 from binlake.config.endpoint import S3Settings
-from binlake.engine.commit_order import CommitOrder
+from binlake.engine.commit_order import CommitOrder, check_columns
 from binlake.position import BinlogPosition
 from binlake.state import checkpoints
 from binlake.state.store import StateStore
@@ -126,6 +126,12 @@ class BatchPublisher:
                 )
             self.last_file = naming.next_cdc_file_name(moment, extension, self.last_file)
             planned.append((key, f"{prefix}/{self.last_file}", pending))
+        if planned and self.commit_order is not None:
+            # Checked before any file of the batch is named or written, so a refusal leaves no part of a
+            # transaction in the lake (a column of that name can arrive by ALTER TABLE after the task started).
+            for _, _, pending in planned:
+                route = pending.route
+                check_columns(self.commit_order.column, route.names, (route.schema, route.table))
         if planned:
             self.batch_files = self.batch_files + [path for _, path, _ in planned]
             if self.batch_id is None:

@@ -19,6 +19,7 @@ from binlake.config.mappings import TableMappings
 from binlake.config.task_settings import ReplicationTaskSettings
 from binlake.dms import STOP_REASON_FULL_LOAD_DONE, STOP_REASON_USER, MigrationType, StartType, TaskStatus
 from binlake.engine.cdc import CdcRunner
+from binlake.engine.commit_order import check_columns
 from binlake.engine.full_load import FullLoad, FullLoadResult
 from binlake.engine.recovery import is_recoverable
 from binlake.engine.start_point import parse_start_position, parse_start_time
@@ -197,6 +198,10 @@ class TaskRunner:
         plans = select_tables(address, mappings)
         tables = [(p.source.schema, p.source.name) for p in plans]
         check_target_folders(tables, mappings, target.S3Settings)
+        order_column = target.S3Settings.CdcCommitOrderColumnName
+        if captures and order_column:
+            for plan in plans:
+                check_columns(order_column, plan.target_names, (plan.source.schema, plan.source.name))
         remove_stale_temp_files(self.store, self.identifier, bucket, mappings, target.S3Settings, tables)
         resume = start_type == StartType.RESUME_PROCESSING
         if not resume and captures:
