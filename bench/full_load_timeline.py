@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=BENCH_DIR / "data" / "timeline")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for binlake's process")
     parser.add_argument(
+        "--before-src", type=Path, help="also run 'binlake-before': binlake from this src directory (PYTHONPATH)"
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="cProfile binlake's loop thread (WORK_DIR-ROUND.profile)"
     )
     args = parser.parse_args(argv)
