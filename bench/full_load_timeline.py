@@ -4,8 +4,9 @@ Per round, interleaved: ``mariadb --quick --batch -e 'SELECT * FROM orders' > /d
 task (bench/run.py's set-up), the task run by this script in ``--child`` mode, which wraps the task's steps (an
 in-process trace, no change to binlake) and records wall clock and CPU at: process start (spawn) → interpreter
 ready → binlake's imports done → connected → first batch → last batch → files written → files durable → command
-returned → process exit. It also sums, on the task's loop thread, the time spent waiting for the reader's next
-batch and the time spent in the target writer (encoding, when it is done on that thread).
+returned → process exit (as ``python -m binlake`` exits, through cli/entry.py where the tree has it). It also sums,
+on the task's loop thread, the time spent waiting for the reader's next batch, the time spent in the target writer
+(the encoding, on whichever thread runs it) and the time spent handing batches to the writer thread.
 
 Usage: ``.venv/bin/python bench/full_load_timeline.py --orders 1000000 --rounds 3``
 """
@@ -119,6 +120,12 @@ def child(events_path: str, argv: list[str]) -> int:
     finally:
         mark("command returned", **{k: round(v, 3) for k, v in totals.items()})
         Path(events_path).write_text(json.dumps(events))
+    try:  # end as `python -m binlake` ends this command (cli/entry.py), where that exists
+        from binlake.cli.entry import EXIT_WITHOUT_TEARDOWN, command_word, exit_now
+    except ImportError:
+        return code
+    if command_word(argv) in EXIT_WITHOUT_TEARDOWN:
+        exit_now(code)
     return code
 
 
@@ -132,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work-dir", type=Path, default=BENCH_DIR / "data" / "timeline")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for binlake's process")
+    parser.add_argument(
+        "--before-src", type=Path, help="also run 'binlake-before': binlake from this src directory (PYTHONPATH)"
+    )
     parser.add_argument(
         "--profile", action="store_true", help="cProfile binlake's loop thread (WORK_DIR-ROUND.profile)"
     )

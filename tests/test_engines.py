@@ -450,10 +450,16 @@ def binlog_commits(admin) -> set[tuple[int, int]]:
     """(binlog file number, end position) of every XID event in the source's binlogs: where transactions
     commit, as the server lists them."""
     commits = set()
-    for log_name, *_ in mysql_rows(admin, "SHOW BINARY LOGS"):
-        for event in mysql_rows(admin, f"SHOW BINLOG EVENTS IN '{log_name}'"):
-            if event[2] == "Xid":
-                commits.add((int(log_name.rpartition(".")[2]), int(event[4])))
+    # The Info column quotes statements as their bytes (other tests write binary values): read it as binary.
+    execute(admin, "SET NAMES binary")
+    try:
+        for log_name, *_ in mysql_rows(admin, "SHOW BINARY LOGS"):
+            name = log_name.decode() if isinstance(log_name, bytes) else log_name
+            for event in mysql_rows(admin, f"SHOW BINLOG EVENTS IN '{name}'"):
+                if event[2] in ("Xid", b"Xid"):
+                    commits.add((int(name.rpartition(".")[2]), int(event[4])))
+    finally:
+        execute(admin, "SET NAMES utf8mb4")
     return commits
 
 
