@@ -450,16 +450,19 @@ def binlog_commits(admin) -> set[tuple[int, int]]:
     """(binlog file number, end position) of every XID event in the source's binlogs: where transactions
     commit, as the server lists them."""
     commits = set()
-    # The Info column quotes statements as their bytes (other tests write binary values): read it as binary.
-    execute(admin, "SET NAMES binary")
+    # The Info column quotes statements with their bytes (other tests write binary values), which are not
+    # UTF-8: read the events on a connection that returns bytes.
+    import MySQLdb
+
+    (socket,) = mysql_rows(admin, "SELECT @@socket")[0]
+    raw = MySQLdb.connect(unix_socket=socket, user="root", use_unicode=False)
     try:
-        for log_name, *_ in mysql_rows(admin, "SHOW BINARY LOGS"):
-            name = log_name.decode() if isinstance(log_name, bytes) else log_name
-            for event in mysql_rows(admin, f"SHOW BINLOG EVENTS IN '{name}'"):
-                if event[2] in ("Xid", b"Xid"):
-                    commits.add((int(name.rpartition(".")[2]), int(event[4])))
+        for log_name, *_ in mysql_rows(raw, "SHOW BINARY LOGS"):
+            for event in mysql_rows(raw, f"SHOW BINLOG EVENTS IN '{log_name.decode()}'"):
+                if event[2] == b"Xid":
+                    commits.add((int(log_name.rpartition(b".")[2]), int(event[4])))
     finally:
-        execute(admin, "SET NAMES utf8mb4")
+        raw.close()
     return commits
 
 
