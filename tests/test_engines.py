@@ -333,6 +333,9 @@ def test_spark_views_never_go_stale(
         spark.sql(f"SELECT * FROM {catalog}.items").collect()
     with pytest.raises(duckdb.Error, match="run binlake crawl"):
         duck.execute(f"SELECT * FROM {catalog}.items").fetchall()
+    run_trino_views_in_spark(spark, trino, catalog)
+    with pytest.raises(Exception, match="run binlake crawl"):
+        spark.sql(f"SELECT * FROM trino_{catalog}.items").collect()
     duck.close()
     stop(binlake, "fresh")
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from binlake.catalog.lake import Lake, LakeTable
 from binlake.catalog.spark import spark_statements
-from binlake.catalog.sql import changes_sql, current_sql, ident, literal, multiset_sql, table_glob
+from binlake.catalog.sql import KEY_MISSING, changes_sql, current_sql, ident, literal, multiset_sql, table_glob
 from binlake.errors import BinlakeError
 
 DIALECTS = ("duckdb", "spark", "athena", "trino")
@@ -202,9 +202,14 @@ def _presto_views(view: TableView, files: str, db: str) -> list[str]:
     ]
     if view.key:
         partition = ", ".join(q(k) for k in view.key)
+        # A NULL key (a key column renamed or dropped after the crawl) fails the query with KEY_MISSING, as the
+        # DuckDB and Spark views do: Athena and Trino have no raise function, so the message is cast to an
+        # integer, which fails only for such a row (an untaken CASE branch is never evaluated).
+        missing = " OR ".join(f"{q(k)} IS NULL" for k in view.key)
+        guard = f"CAST(CASE WHEN {missing} THEN {literal(KEY_MISSING)} END AS integer) IS NULL"
         current = (
             f"SELECT {names} FROM (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY "
-            f"{_ordering(view, '_file', None)}) AS _binlake_rank FROM {changes}) "
+            f"{_ordering(view, '_file', None)}) AS _binlake_rank FROM {changes} WHERE {guard}) "
             f"WHERE _binlake_rank = 1 AND {q('Op')} <> 'D'"
         )
     else:
