@@ -242,6 +242,16 @@ def child_binlake(args: argparse.Namespace) -> dict[str, Any]:
 
         return timed
 
+    def wrap_stream(function: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+        """``function``'s iterator, marking when the source starts and ends streaming."""
+
+        def timed(*a: Any, **k: Any) -> Iterator[Any]:
+            marks["source_start"] = time.perf_counter()
+            yield from function(*a, **k)
+            marks["source_end"] = time.perf_counter()
+
+        return timed
+
     store = StateStore(Path(args.state_dir), create=False)
     task = tasks.get(store, args.task)
     source = endpoints.get(store, task.source_endpoint)
@@ -255,17 +265,15 @@ def child_binlake(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         conn.close()
     marks["setup"] = time.perf_counter()
-    compare_module.start_consistent_snapshot = wrap("snapshot", compare_module.start_consistent_snapshot)
+    if hasattr(compare_module, "start_consistent_snapshot"):  # a tree from before verify went through Source
+        compare_module.start_consistent_snapshot = wrap("snapshot", compare_module.start_consistent_snapshot)
+    else:
+        from binlake.source.server import Source
+
+        Source.start_snapshot = wrap("snapshot", Source.start_snapshot)  # type: ignore[method-assign]
     compare_module._load_target = wrap("target", compare_module._load_target)
     if hasattr(compare_module, "source_hashes"):  # the source server hashes its rows (since issue 11)
-        source_hashes = compare_module.source_hashes
-
-        def timed_hashes(*a: Any, **k: Any) -> Iterator[Any]:
-            marks["source_start"] = time.perf_counter()
-            yield from source_hashes(*a, **k)
-            marks["source_end"] = time.perf_counter()
-
-        compare_module.source_hashes = timed_hashes
+        compare_module.source_hashes = wrap_stream(compare_module.source_hashes)
         compare_module._compare_by_key = wrap("compare", compare_module._compare_by_key)
         compare_module._compare_multisets = wrap("compare", compare_module._compare_multisets)
         result = compare_table(lake, table, plan, address, lambda position: None)
@@ -284,14 +292,7 @@ def child_binlake(args: argparse.Namespace) -> dict[str, Any]:
             "close": finished - marks["compare_end"],
         }
     else:  # the compare before issue 11: the source decoded by the full load's code, hashed in DuckDB
-        read_batches = compare_module.read_batches
-
-        def timed_read(*a: Any, **k: Any) -> Iterator[Any]:
-            marks["source_start"] = time.perf_counter()
-            yield from read_batches(*a, **k)
-            marks["source_end"] = time.perf_counter()
-
-        compare_module.read_batches = timed_read
+        compare_module.read_batches = wrap_stream(compare_module.read_batches)
         compare_module._compare = wrap("compare", compare_module._compare)
         result = compare_table(lake, table, plan, address, lambda position: None)
         finished = time.perf_counter()
