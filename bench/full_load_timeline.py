@@ -34,7 +34,10 @@ def child(events_path: str, argv: list[str]) -> int:
     def mark(event: str, **extra: Any) -> None:
         events.append({"event": event, "wall": time.time(), "cpu": time.process_time(), **extra})
 
-    from binlake.cli import main as cli_main
+    try:  # the command line as `python -m binlake` runs it, where the tree has cli/entry.py's main
+        from binlake.cli.entry import main as run_command
+    except ImportError:
+        from binlake.cli.main import main as run_command
     from binlake.engine import full_load
     from binlake.source.server import Source
     from binlake.target.store import Bucket
@@ -113,10 +116,10 @@ def child(events_path: str, argv: list[str]) -> int:
             import cProfile
 
             profiler = cProfile.Profile()
-            code = profiler.runcall(cli_main.main, argv)
+            code = profiler.runcall(run_command, argv)
             profiler.dump_stats(profile_path)
         else:
-            code = cli_main.main(argv)
+            code = run_command(argv)
     finally:
         mark("command returned", **{k: round(v, 3) for k, v in totals.items()})
         Path(events_path).write_text(json.dumps(events))

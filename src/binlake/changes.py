@@ -16,10 +16,8 @@ from binlake.capture.binlog.builder import ArrowRows, arrow_rows
 from binlake.capture.binlog.reader import RowChanges
 from binlake.capture.binlog.rows import ColumnSpec, RowDecoder, build_arrays
 from binlake.dms_columns import with_dms_columns
-from binlake.position import BinlogPosition
+from binlake.position import COMMITS_METADATA, BinlogPosition
 
-# Parquet key-value metadata of a CDC file: [[rows so far, binlog file, log_pos], ...] at each COMMIT.
-COMMITS_METADATA = "binlake.commits"
 # Rows of a layout the Python decoder reads, held as tuples until this many, then sealed into Arrow arrays: a
 # tuple of Python values weighs several times its data, so pending changes weigh what their Arrow data weighs.
 SEAL_ROWS = 4096

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 TIMESTAMP_TYPES = ("string", "timestamp")
 # Arrow's %S prints the fraction of a microsecond timestamp: 06:46:18.616807, as DMS writes it.
@@ -25,6 +24,8 @@ def timestamp_field(name: str, kind: str = "string") -> pa.Field:
 
 def timestamp_array(epoch_micros: Sequence[int], kind: str = "string") -> pa.Array:
     """Times (microseconds since the epoch, UTC) as the TimestampColumnName column's values."""
+    import pyarrow.compute as pc  # here: importing it takes 0.1 s, and only a TimestampColumnName needs it
+
     stamps = pa.array(epoch_micros, pa.int64()).cast(pa.timestamp("us"))
     return pc.strftime(stamps, format=_FORMAT) if kind == "string" else stamps
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Parquet key-value metadata of a CDC file: [[rows so far, binlog file, log_pos], ...] at each COMMIT.
+COMMITS_METADATA = "binlake.commits"
+
 
 @dataclass(frozen=True)
 class BinlogPosition:

@@ -43,6 +43,8 @@ COMMAND_MODULES = {
 }
 # The root options (cli/main.py's callback) that take a value.
 ROOT_OPTIONS_WITH_VALUE = ("--state-dir",)
+DEFAULT_STATE_DIR = ".binlake"
+STATE_DIR_ENV = "BINLAKE_STATE_DIR"
 
 
 def command_word(args: list[str]) -> str | None:
@@ -87,15 +89,34 @@ def version_line() -> str:
 
 def run() -> None:
     args = sys.argv[1:]
-    if version_requested(args):
-        print(version_line())
-        sys.exit(0)
-    from binlake.cli.main import main
-
     code = main(args)
     if command_word(args) in EXIT_WITHOUT_TEARDOWN:
         exit_now(code)
     sys.exit(code)
+
+
+def main(args: list[str]) -> int:
+    """Run the binlake command line ``args``; its exit code."""
+    if version_requested(args):
+        print(version_line())
+        return 0
+    code = _run_plain_start(args)
+    if code is None:
+        from binlake.cli.main import main as typer_main
+
+        code = typer_main(args)
+    return code
+
+
+def _run_plain_start(args: list[str]) -> int | None:
+    """A start-replication-task that prints JSON or nothing runs without typer and rich (cli/start_task.py);
+    None for any other command line."""
+    if command_word(args) != "start-replication-task":
+        return None
+    from binlake.cli import start_task
+
+    command = start_task.plain_command(args)
+    return None if command is None else start_task.run_plain(command)
 
 
 # Commands that end with nothing left to do: the task's files are durable and its state committed when

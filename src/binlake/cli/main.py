@@ -19,7 +19,7 @@ try:  # typer 0.2x ships its own copy of click
 except ImportError:  # pragma: no cover - older typer depends on click
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
-from binlake.cli.entry import COMMAND_MODULES, command_word, version_line
+from binlake.cli.entry import COMMAND_MODULES, DEFAULT_STATE_DIR, STATE_DIR_ENV, command_word, version_line
 from binlake.cli.options import adapt
 from binlake.cli.render import err_console
 from binlake.errors import BinlakeError
@@ -33,8 +33,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-DEFAULT_STATE_DIR = ".binlake"
 
 
 class Context:
@@ -59,7 +57,7 @@ def main_options(
     state_dir: Path = typer.Option(
         None,
         "--state-dir",
-        envvar="BINLAKE_STATE_DIR",
+        envvar=STATE_DIR_ENV,
         help=f"Where binlake keeps its state [default: ./{DEFAULT_STATE_DIR}].",
     ),
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),

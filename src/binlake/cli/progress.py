@@ -2,67 +2,22 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from binlake.cli.render import console
-from binlake.dms import StartType
 from binlake.engine.task import TaskRunner
 from binlake.monitor import metrics
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore
 
 REFRESH_SECONDS = 0.5
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def follow_task(
-    store: StateStore,
-    runner: TaskRunner,
-    start_type: StartType,
-    cdc_start_position: str | None = None,
-    cdc_start_time: str | None = None,
-    draw: bool = True,
-) -> tasks_api.ReplicationTask:
-    """Run the task in a worker thread until it ends, drawing its tables' progress and then its CDC status.
-
-    SIGINT (Ctrl-C) and SIGTERM stop the task as stop-replication-task does: at the next batch boundary,
-    ``stopped`` with STOPPED_BY_USER, resumable. The worker and every thread it starts block both signals,
-    so a signal never interrupts a read from the source or a write to the target half-way.
-    """
-    outcome: dict[str, object] = {}
-
-    def work() -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-        try:
-            outcome["task"] = runner.run(start_type, cdc_start_position, cdc_start_time)
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    def stop(signum: int, _frame: object) -> None:
-        runner.request_stop(signal.Signals(signum).name)
-
-    in_main = threading.current_thread() is threading.main_thread()  # only the main thread may set handlers
-    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS} if in_main else {}
-    try:
-        worker = threading.Thread(target=work, name="task", daemon=True)
-        worker.start()
-        if draw:
-            _follow(store, runner, worker)
-        while worker.is_alive():
-            worker.join(REFRESH_SECONDS)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["task"]  # type: ignore[return-value]
-
-
-def _follow(store: StateStore, runner: TaskRunner, worker: threading.Thread) -> None:
+def draw_progress(store: StateStore, runner: TaskRunner, worker: threading.Thread) -> None:
+    """Draw the task's tables (rows done of the estimate, rows/s), then its CDC status, until ``worker`` ends."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

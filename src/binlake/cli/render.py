@@ -5,26 +5,18 @@ from __future__ import annotations
 import json
 import os
 import sys
-from enum import StrEnum
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-
-class Output(StrEnum):
-    table = "table"
-    json = "json"
-
+from binlake.cli.output import Output as Output
+from binlake.cli.output import print_json as print_json
 
 # Off a terminal (pipes, files, CI logs) tables are not folded to 80 columns.
 _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
 console = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=4, default=str, ensure_ascii=False) + "\n")
 
 
 def _cell(value: Any, null: str = "") -> str:

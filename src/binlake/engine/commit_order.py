@@ -23,9 +23,8 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
-from binlake.changes import COMMITS_METADATA
 from binlake.errors import BinlakeError
-from binlake.position import BinlogPosition
+from binlake.position import COMMITS_METADATA, BinlogPosition
 
 WIDTH = 10
 

@@ -7,8 +7,9 @@ password) stops the task at once, so nobody waits an hour for a retry that canno
 
 from __future__ import annotations
 
+import sys
+
 import MySQLdb
-import pymysql
 
 from binlake.errors import TransientError
 from binlake.source.connection import RECOVERABLE_CODES
@@ -18,7 +19,11 @@ def is_recoverable(exc: BaseException) -> bool:
     """True for a lost or refused source connection, a full or read-only server, or a passing target error."""
     if isinstance(exc, TransientError):
         return True
-    if isinstance(exc, (MySQLdb.OperationalError, pymysql.err.OperationalError)):
+    # PyMySQL (the binlog stream's client) is looked up, not imported: a process that never imported it cannot
+    # have one of its errors, and a full-load task starts sooner without it.
+    pymysql = sys.modules.get("pymysql")
+    operational = (MySQLdb.OperationalError, pymysql.err.OperationalError) if pymysql else MySQLdb.OperationalError
+    if isinstance(exc, operational):
         code = exc.args[0] if exc.args else None
         return code in RECOVERABLE_CODES
     return isinstance(exc, (ConnectionError, TimeoutError))

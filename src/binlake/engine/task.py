@@ -13,12 +13,10 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from binlake.capture.time_search import position_at_time
 from binlake.config.endpoint import S3Settings
 from binlake.config.mappings import TableMappings
 from binlake.config.task_settings import ReplicationTaskSettings
 from binlake.dms import STOP_REASON_FULL_LOAD_DONE, STOP_REASON_USER, MigrationType, StartType, TaskStatus
-from binlake.engine.cdc import CdcRunner
 from binlake.engine.commit_order import check_columns
 from binlake.engine.full_load import FullLoad, FullLoadResult
 from binlake.engine.recovery import is_recoverable
@@ -35,6 +33,9 @@ from binlake.state import endpoints as endpoints_api
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore, utcnow
 from binlake.target.store import Bucket
+
+# The CDC side (engine.cdc, capture.time_search: the binlog reader, PyMySQL) is imported where a
+# task captures changes, not here: a full-load task's process starts 0.1-0.2 s sooner without it.
 
 log = logging.getLogger(__name__)
 STOP_POLL_SECONDS = 0.25
@@ -227,6 +228,8 @@ class TaskRunner:
 
     def _cdc_phase(self, prepared: PreparedTask, cdc_start_position: str | None, cdc_start_time: str | None) -> None:
         """Stream changes until a stop, restarting from the checkpoint after recoverable errors."""
+        from binlake.engine.cdc import CdcRunner
+
         address, settings, mappings = prepared.address, prepared.settings, prepared.mappings
         start, gtid = self._cdc_start(address, prepared.loads, prepared.resume, cdc_start_position, cdc_start_time)
         check_cdc_source(address, None if gtid else start)
@@ -301,6 +304,8 @@ class TaskRunner:
                 return BinlogPosition("", 4), parsed
             return parsed, None
         if cdc_start_time:
+            from binlake.capture.time_search import position_at_time
+
             return position_at_time(address, parse_start_time(cdc_start_time)), None
         if loaded:
             snapshots = [

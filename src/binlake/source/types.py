@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from binlake.source import type_table
 
@@ -66,6 +65,8 @@ class DecodeCounters:
 
 
 def _null_zero_dates(text: pa.Array, counters: DecodeCounters) -> pa.Array:
+    import pyarrow.compute as pc  # here: importing it takes 0.1 s, and only the pure-Python path needs it
+
     date_part = pc.utf8_slice_codeunits(text, 0, 10)
     zero = pc.match_substring_regex(date_part, _ZERO_DATE_PATTERN)
     zero_count = pc.sum(zero).as_py() or 0
@@ -81,6 +82,8 @@ def _cast_dates(text: pa.Array, target: pa.DataType, counters: DecodeCounters) -
     try:
         return text.cast(target)
     except pa.ArrowInvalid:
+        import pyarrow.compute as pc  # here: see _null_zero_dates
+
         date_part = pc.utf8_slice_codeunits(text, 0, 10)
         parsed = pc.strptime(date_part, format="%Y-%m-%d", unit="s", error_is_null=True)
         # strptime rolls '2024-02-30' over to March: a date is valid when it prints back as it was written.

@@ -33,6 +33,7 @@ class BackgroundWriter:
         self, writer: RollingFileWriter, bucket: Bucket, max_rows: int = ROW_GROUP_ROWS // 2, max_bytes: int = 0
     ) -> None:
         self.writer = writer
+        self.writer.write_back = True
         self.bucket = bucket
         self.max_rows = max_rows
         self.max_bytes = max_bytes or writer.max_bytes

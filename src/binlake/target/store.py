@@ -226,6 +226,16 @@ class Bucket:
                 self._unsynced_files.add(full)
                 self._unsynced_dirs.add(os.path.dirname(full))
 
+    def write_back(self, temp: str) -> None:
+        """Write an unpublished local file's data to disk now (not its name: ``sync`` does that after
+        ``publish``). Nothing to do on S3."""
+        if self.local:
+            fd = os.open(self.full(temp), os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+
     def sync(self) -> None:
         """The durability barrier: every file published so far, and its directory entry, survives a power
         loss once this returns. Call it once per flush, before the checkpoint that covers the files."""

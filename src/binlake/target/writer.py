@@ -112,6 +112,9 @@ class RollingFileWriter:
         self._stream: _FormatStream | None = None
         self._temp = ""
         self._path = ""
+        # Set by a writer thread (target/background.py): each row group is written back to disk as it is
+        # encoded, so the fsync at the file's publication waits for the last row group only.
+        self.write_back = False
 
     def write(self, batch: pa.RecordBatch) -> None:
         self._buffer.append(batch)
@@ -132,6 +135,8 @@ class RollingFileWriter:
         except OSError as exc:
             raise self.bucket.write_error(exc, self._path) from None
         self._buffer, self._buffered_rows, self._buffered_bytes = [], 0, 0
+        if self.write_back:
+            self.bucket.write_back(self._temp)
         if self._stream.size() >= self.max_bytes:
             self._publish()
 

@@ -30,9 +30,8 @@ import pyarrow.parquet as pq
 
 from binlake.catalog.lake import Lake, LakeTable, list_files
 from binlake.catalog.sql import changes_sql, current_sql, ident, literal, multiset_sql
-from binlake.changes import COMMITS_METADATA
 from binlake.errors import BinlakeError
-from binlake.position import BinlogPosition
+from binlake.position import COMMITS_METADATA, BinlogPosition
 from binlake.source.connection import SourceAddress
 from binlake.source.plan import TablePlan
 from binlake.source.server import Source

@@ -9,15 +9,15 @@ from pathlib import Path
 import typer
 
 from binlake.cli.main import context
-from binlake.cli.progress import follow_task
+from binlake.cli.progress import draw_progress
 from binlake.cli.render import Output, console, err_console, render
+from binlake.cli.start_task import check_finished, describe, run_task
 from binlake.config.endpoint import read_json_argument
 from binlake.config.filters import keep, parse_filters
 from binlake.dms import StartType
 from binlake.engine import task as engine
 from binlake.engine.detach import start_detached
 from binlake.engine.lifecycle import new_task
-from binlake.errors import BinlakeError
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore
 
@@ -76,11 +76,6 @@ def create_replication_task(
     render({"ReplicationTask": tasks_api.describe(task, [])}, output, "Replication task created", TASK_COLUMNS)
 
 
-def _describe(store: StateStore, task: tasks_api.ReplicationTask) -> dict[str, object]:
-    task = tasks_api.refresh(store, task)
-    return tasks_api.describe(task, tasks_api.table_statistics(store, task.identifier))
-
-
 def _flat(shape: dict[str, object]) -> dict[str, object]:
     stats = shape.get("ReplicationTaskStats") or {}
     assert isinstance(stats, dict)
@@ -109,7 +104,7 @@ def describe_replication_tasks(
         if endpoint_filter and not endpoint_filter & {task.source_endpoint, task.target_endpoint}:
             continue
         if keep({k: v for k, v in wanted.items() if k != "endpoint-arn"}, fields):
-            shapes.append(_describe(store, task))
+            shapes.append(describe(store, task))
     if output == Output.json:
         render({"ReplicationTasks": shapes}, output, "Replication tasks")
     else:
@@ -171,7 +166,7 @@ def stop_replication_task(
         if not task.active:
             break
         time.sleep(0.2)
-    render({"ReplicationTask": _describe(store, task)}, output, "Replication task", TASK_COLUMNS)
+    render({"ReplicationTask": describe(store, task)}, output, "Replication task", TASK_COLUMNS)
 
 
 def start_replication_task(
@@ -199,19 +194,21 @@ def start_replication_task(
         _start_detached(cli.state_dir, store, replication_task_arn, start_replication_task_type, output, flags)
         return
     show_progress = not quiet and output != Output.json and sys.stdout.isatty()
-    runner = engine.TaskRunner(store, replication_task_arn)
-    task = follow_task(
-        store, runner, start_replication_task_type, cdc_start_position, cdc_start_time, draw=show_progress
+    task, shape = run_task(
+        cli.store,
+        replication_task_arn,
+        start_replication_task_type,
+        cdc_start_position,
+        cdc_start_time,
+        follow=draw_progress if show_progress else None,
     )
-    shape = _describe(store, task)
     if output == Output.json:
         render({"ReplicationTask": shape}, output, "")
     elif not quiet:
         render({"ReplicationTasks": [_flat(shape)]}, output, "Replication task", TASK_COLUMNS)
         stats = [tasks_api.describe_table_statistics(r) for r in tasks_api.table_statistics(store, task.identifier)]
         render({"TableStatistics": stats}, output, "Table statistics", STATS_COLUMNS)
-    if task.status == "failed":
-        raise BinlakeError(f"replication task {task.identifier} failed: {task.last_failure_message}")
+    check_finished(task)
 
 
 def _start_detached(
@@ -219,7 +216,7 @@ def _start_detached(
 ) -> None:
     task, pid, log_path = start_detached(state_dir, store, identifier, start_type, flags)
     if output == Output.json:
-        render({"ReplicationTask": _describe(store, task)}, output, "")
+        render({"ReplicationTask": describe(store, task)}, output, "")
     else:
         console.print(f"Replication task {identifier} started in the background (process {pid}); log: {log_path}")
     err_console.file.flush()
