@@ -232,7 +232,7 @@ class Bucket:
         if self.local:
             fd = os.open(self.full(temp), os.O_RDONLY)
             try:
-                os.fdatasync(fd)
+                _fdatasync(fd)
             finally:
                 os.close(fd)
 
@@ -315,6 +315,10 @@ class Bucket:
             self.fs.delete_dir_contents(full, missing_dir_ok=True)
         except OSError as exc:
             raise self._explain(exc, writing=True) from None
+
+
+# The data without the metadata, where the platform has it (macOS has no fdatasync).
+_fdatasync = getattr(os, "fdatasync", os.fsync)
 
 
 def fsync_path(path: str) -> None:
