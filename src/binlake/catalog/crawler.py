@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from binlake.catalog.lake import Lake, LakeTable
-from binlake.catalog.sql import STALE, changes_sql, current_sql, ident, multiset_sql, table_glob
+from binlake.catalog.sql import STALE, bookkeeping, changes_sql, current_sql, ident, multiset_sql, table_glob
 from binlake.errors import BinlakeError
 from binlake.state import endpoints as endpoints_api
 from binlake.state.store import StateStore
@@ -125,13 +125,14 @@ def _register(conn: duckdb.DuckDBPyConnection, lake: Lake, table: LakeTable, dat
     order = lake.settings.CdcCommitOrderColumnName
     columns = [f.name for f in schema if f.name not in ("Op", order)]
     location = lake.duckdb_path(table.prefix)
-    changes = changes_sql([table_glob(location)], order_column=order)
+    names = bookkeeping([*schema.names, order])
+    changes = changes_sql([table_glob(location)], names, order_column=order)
     name = table.table
     changes_view = f"{ident(database)}.{ident(name + '__changes')}"
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(database)}")
     conn.execute(f"CREATE OR REPLACE VIEW {changes_view} AS {changes}")
     key = [k for k in table.key if k in columns]
-    current = current_sql(changes_view, key, True, order) if key else multiset_sql(changes_view, order)
+    current = current_sql(changes_view, key, names, True, order) if key else multiset_sql(changes_view, names, order)
     conn.execute(f"CREATE OR REPLACE VIEW {ident(database)}.{ident(name)} AS {current}")
     conn.execute(
         f"INSERT OR REPLACE INTO {META_SCHEMA}.tables VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -23,7 +23,17 @@ import pyarrow as pa
 
 from binlake.catalog.lake import Lake, LakeTable
 from binlake.catalog.spark import spark_statements
-from binlake.catalog.sql import KEY_MISSING, changes_sql, current_sql, ident, literal, multiset_sql, table_glob
+from binlake.catalog.sql import (
+    KEY_MISSING,
+    Bookkeeping,
+    bookkeeping,
+    changes_sql,
+    current_sql,
+    ident,
+    literal,
+    multiset_sql,
+    table_glob,
+)
 from binlake.errors import BinlakeError
 
 DIALECTS = ("duckdb", "spark", "athena", "trino")
@@ -44,6 +54,11 @@ class TableView:
     columns: list[pa.Field]  # the table's own columns (and the timestamp column), without Op and the order column
     key: list[str]
     order: str  # the commit-order column's name, or ""
+
+    @property
+    def names(self) -> Bookkeeping:
+        """The bookkeeping columns' names in this table's views."""
+        return bookkeeping([*(f.name for f in self.columns), self.order])
 
 
 def table_views(lake: Lake, table: LakeTable, database: str, scheme: str) -> TableView:
@@ -96,11 +111,11 @@ def _comment(view: TableView, dialect: str, exact_rows: bool) -> str:
 # -- DuckDB ------------------------------------------------------------------------------------------------
 def duckdb_views(view: TableView) -> list[str]:
     db, changes_view = ident(view.database), f"{ident(view.database)}.{ident(view.name + '__changes')}"
-    changes = changes_sql([table_glob(view.location)], order_column=view.order)
+    changes = changes_sql([table_glob(view.location)], view.names, order_column=view.order)
     if view.key:
-        current = current_sql(changes_view, view.key, guard=True, order_column=view.order)
+        current = current_sql(changes_view, view.key, view.names, guard=True, order_column=view.order)
     else:
-        current = multiset_sql(changes_view, order_column=view.order)
+        current = multiset_sql(changes_view, view.names, order_column=view.order)
     return [
         _comment(view, "duckdb", True),
         f"CREATE SCHEMA IF NOT EXISTS {db};",
@@ -141,14 +156,12 @@ def spark_views(view: TableView) -> list[str]:
     return [_comment(view, "spark", True), *spark_statements(view)]
 
 
-def _ordering(view: TableView, file: str, row: str | None) -> str:
-    terms = ["_is_cdc DESC"]
+def _ordering(view: TableView) -> str:
+    names = view.names
+    terms = [f"{_dq(names.is_cdc)} DESC"]
     if view.order:
-        terms.append("_order DESC NULLS LAST")
-    terms.append(f"{file} DESC")
-    if row:
-        terms.append(f"{row} DESC")
-    return ", ".join(terms)
+        terms.append(f"{_dq(names.order)} DESC NULLS LAST")
+    return ", ".join([*terms, f"{_dq(names.file)} DESC"])
 
 
 # -- Athena and Trino --------------------------------------------------------------------------------------
@@ -191,15 +204,16 @@ def _dq(name: str) -> str:
 
 def _presto_views(view: TableView, files: str, db: str) -> list[str]:
     """The change-log and current-state views, in the SQL Athena and Trino share."""
-    q = _dq
+    q, hidden = _dq, view.names
     changes = f"{db}.{q(view.name + '__changes')}"
     names = ", ".join(q(f.name) for f in view.columns)
-    order_col = f", {q(view.order)}, {q(view.order)} AS _order" if view.order else ""
+    order_col = f", {q(view.order)}, {q(view.order)} AS {q(hidden.order)}" if view.order else ""
     file = "regexp_extract(\"$path\", '[^/]+$')"
     statements = [
         f"CREATE OR REPLACE VIEW {changes} AS SELECT coalesce({q('Op')}, 'I') AS {q('Op')}, {names}{order_col}, "
-        f"NOT starts_with({file}, 'LOAD') AS _is_cdc, {file} AS _file FROM {files};"
+        f"NOT starts_with({file}, 'LOAD') AS {q(hidden.is_cdc)}, {file} AS {q(hidden.file)} FROM {files};"
     ]
+    rank, count, copy = q(hidden.rank), q(hidden.times), q(hidden.copy)
     if view.key:
         partition = ", ".join(q(k) for k in view.key)
         # A NULL key (a key column renamed or dropped after the crawl) fails the query with KEY_MISSING, as the
@@ -209,14 +223,13 @@ def _presto_views(view: TableView, files: str, db: str) -> list[str]:
         guard = f"CAST(CASE WHEN {missing} THEN {literal(KEY_MISSING)} END AS integer) IS NULL"
         current = (
             f"SELECT {names} FROM (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY "
-            f"{_ordering(view, '_file', None)}) AS _binlake_rank FROM {changes} WHERE {guard}) "
-            f"WHERE _binlake_rank = 1 AND {q('Op')} <> 'D'"
+            f"{_ordering(view)}) AS {rank} FROM {changes} WHERE {guard}) WHERE {rank} = 1 AND {q('Op')} <> 'D'"
         )
     else:
         current = (
-            f"SELECT {names} FROM (SELECT {names}, sum(CASE WHEN {q('Op')} = 'D' THEN -1 ELSE 1 END) AS _binlake_n "
+            f"SELECT {names} FROM (SELECT {names}, sum(CASE WHEN {q('Op')} = 'D' THEN -1 ELSE 1 END) AS {count} "
             f"FROM {changes} GROUP BY {names} HAVING sum(CASE WHEN {q('Op')} = 'D' THEN -1 ELSE 1 END) > 0) "
-            "AS _binlake_rows CROSS JOIN UNNEST(sequence(1, _binlake_n)) AS _copies (_binlake_i)"
+            f"AS _binlake_rows CROSS JOIN UNNEST(sequence(1, {count})) AS _copies ({copy})"
         )
     statements.append(f"CREATE OR REPLACE VIEW {db}.{q(view.name)} AS {current};")
     return statements

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from binlake.catalog.sql import KEY_MISSING, literal
+from binlake.catalog.sql import KEY_MISSING, Bookkeeping, literal
 
 if TYPE_CHECKING:
     from binlake.catalog.dialects import TableView
@@ -47,35 +47,41 @@ def path_literal(location: str) -> str:
     return re.sub(r"([\\*?\[\]{}])", r"\\\1", location)
 
 
-def ordering(order: str, row: str | None) -> str:
+def ordering(names: Bookkeeping, order: str) -> str:
     """Newest first: CDC before LOAD, the commit-order column (NULL last), file name, row in the file."""
-    terms = ["_is_cdc DESC"] + (["_order DESC NULLS LAST"] if order else []) + ["_file DESC"]
-    return ", ".join(terms + ([f"{row} DESC"] if row else []))
+    terms = [f"{bq(names.is_cdc)} DESC"] + ([f"{bq(names.order)} DESC NULLS LAST"] if order else [])
+    return ", ".join([*terms, f"{bq(names.file)} DESC", f"{bq(names.row)} DESC"])
 
 
 def spark_statements(view: TableView) -> list[str]:
     """The statements of one table (without the comment), to run in this order."""
     db = bq(view.database)
     files, changes = f"{db}.{bq(view.name + '__files')}", f"{db}.{bq(view.name + '__changes')}"
-    order = view.order
+    order, names = view.order, view.names
+    op, order_value, file_name, row_index = (
+        bq(n) for n in (names.op, names.order_value, names.file_name, names.row_index)
+    )
     absent = ["CAST(NULL AS STRING) AS `Op`"] + ([f"CAST(NULL AS STRING) AS {bq(order)}"] if order else [])
-    picked = ["`Op` AS _binlake_op"] + ([f"{bq(order)} AS _binlake_order"] if order else [])
-    bookkeeping = ["Op", *([order] if order else []), "_binlake_op", "_binlake_order", "_binlake_file"]
-    others = "(?!(?:" + "|".join(regex_literal(n) for n in [*bookkeeping, "_binlake_row"]) + ")$).+"
-    order_out = f", _binlake_order AS {bq(order)}, _binlake_order AS _order" if order else ""
-    hidden = ", ".join(["`Op`", *([bq(order), "_order"] if order else []), "_is_cdc", "_file", "_row"])
+    picked = [f"`Op` AS {op}"] + ([f"{bq(order)} AS {order_value}"] if order else [])
+    bookkeeping = ["Op", *([order] if order else []), names.op, names.order_value, names.file_name, names.row_index]
+    others = "(?!(?:" + "|".join(regex_literal(n) for n in bookkeeping) + ")$).+"
+    order_out = f", {order_value} AS {bq(order)}, {order_value} AS {bq(names.order)}" if order else ""
+    hidden = ", ".join(
+        bq(n) for n in ["Op", *([order, names.order] if order else []), names.is_cdc, names.file, names.row]
+    )
     statements = [
         f"CREATE DATABASE IF NOT EXISTS {db};",
         f"CREATE OR REPLACE VIEW {files} WITH SCHEMA EVOLUTION AS SELECT _binlake_f.* FROM "
         f"(SELECT {', '.join(absent)}) AS _binlake_absent, LATERAL (SELECT {', '.join(picked)}, *, "
-        "_metadata.file_name AS _binlake_file, _metadata.row_index AS _binlake_row "
+        f"_metadata.file_name AS {file_name}, _metadata.row_index AS {row_index} "
         f"FROM parquet.{bq(path_literal(view.location))} {READ}) AS _binlake_f;",
         f"SET {REGEX} = true;",
-        f"CREATE OR REPLACE VIEW {changes} WITH SCHEMA EVOLUTION AS SELECT coalesce(_binlake_op, 'I') AS `Op`, "
-        f"{bq(others)}{order_out}, NOT startswith(_binlake_file, 'LOAD') AS _is_cdc, _binlake_file AS _file, "
-        f"_binlake_row AS _row FROM {files};",
+        f"CREATE OR REPLACE VIEW {changes} WITH SCHEMA EVOLUTION AS SELECT coalesce({op}, 'I') AS `Op`, "
+        f"{bq(others)}{order_out}, NOT startswith({file_name}, 'LOAD') AS {bq(names.is_cdc)}, "
+        f"{file_name} AS {bq(names.file)}, {row_index} AS {bq(names.row)} FROM {files};",
         f"RESET {REGEX};",
     ]
+    rank, count, copy = bq(names.rank), bq(names.times), bq(names.copy)
     if view.key:
         partition = ", ".join(bq(k) for k in view.key)
         # A NULL key means the file lacks a key column the view was crawled with (renamed or dropped): fail.
@@ -85,16 +91,16 @@ def spark_statements(view: TableView) -> list[str]:
             "ELSE true END)"
         )
         current = (
-            f"SELECT * EXCEPT ({hidden}, _binlake_rank) FROM (SELECT *, row_number() OVER (PARTITION BY "
-            f"{partition} ORDER BY {ordering(order, '_row')}) AS _binlake_rank FROM {guarded}) "
-            "WHERE _binlake_rank = 1 AND `Op` <> 'D'"
+            f"SELECT * EXCEPT ({hidden}, {rank}) FROM (SELECT *, row_number() OVER (PARTITION BY "
+            f"{partition} ORDER BY {ordering(names, order)}) AS {rank} FROM {guarded}) "
+            f"WHERE {rank} = 1 AND `Op` <> 'D'"
         )
     else:
         current = (
-            "SELECT * EXCEPT (_binlake_n, _binlake_i) FROM (SELECT * EXCEPT "
-            f"({hidden}), sum(CASE WHEN `Op` = 'D' THEN -1 ELSE 1 END) AS _binlake_n FROM {changes} GROUP BY ALL "
-            "HAVING _binlake_n > 0) AS _binlake_rows "
-            "LATERAL VIEW explode(sequence(1, _binlake_n)) _copies AS _binlake_i"
+            f"SELECT * EXCEPT ({count}, {copy}) FROM (SELECT * EXCEPT "
+            f"({hidden}), sum(CASE WHEN `Op` = 'D' THEN -1 ELSE 1 END) AS {count} FROM {changes} GROUP BY ALL "
+            f"HAVING {count} > 0) AS _binlake_rows "
+            f"LATERAL VIEW explode(sequence(1, {count})) _copies AS {copy}"
         )
     statements.append(f"CREATE OR REPLACE VIEW {db}.{bq(view.name)} WITH SCHEMA EVOLUTION AS {current};")
     return statements

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from binlake.catalog.lake import Lake, LakeTable, list_files
-from binlake.catalog.sql import changes_sql, current_sql, ident, literal, multiset_sql
+from binlake.catalog.sql import bookkeeping, changes_sql, current_sql, ident, literal, multiset_sql
 from binlake.errors import BinlakeError
 from binlake.position import COMMITS_METADATA, BinlogPosition
 from binlake.source.connection import SourceAddress
@@ -189,20 +189,22 @@ def _load_target(
         selected = ", ".join(f"NULL AS {ident(n)}" for n in names)
         db.execute(f"CREATE TABLE target AS SELECT {selected} LIMIT 0")
         return
-    changes = changes_sql(paths, data_columns)
-    limits = " UNION ALL ".join(f"SELECT {literal(p.rpartition('/')[2])} AS _file, {n} AS _limit" for p, n in cuts)
+    hidden = bookkeeping(columns)
+    changes = changes_sql(paths, hidden, data_columns)
+    file, row = ident(hidden.file), ident(hidden.row)
+    limits = " UNION ALL ".join(f"SELECT {literal(p.rpartition('/')[2])} AS {file}, {n} AS _limit" for p, n in cuts)
     if limits:
         changes = (
-            f"SELECT c.* FROM ({changes}) c LEFT JOIN ({limits}) l USING (_file) "
-            "WHERE NOT c._is_cdc OR c._row < l._limit"
+            f"SELECT c.* FROM ({changes}) c LEFT JOIN ({limits}) l USING ({file}) "
+            f"WHERE NOT c.{ident(hidden.is_cdc)} OR c.{row} < l._limit"
         )
     wide = wide_decimal_columns(lake.schema(table), names)
     if wide:  # DuckDB would read them as rounded doubles: their exact text instead
-        db.register("wide_decimals", wide_decimal_texts(lake, table, wide))
+        db.register("wide_decimals", wide_decimal_texts(lake, table, wide, hidden))
         replaced = ", ".join(f"w.{ident(n)} AS {ident(n)}" for n in wide)
-        changes = f"SELECT c.* REPLACE ({replaced}) FROM ({changes}) c LEFT JOIN wide_decimals w USING (_file, _row)"
+        changes = f"SELECT c.* REPLACE ({replaced}) FROM ({changes}) c LEFT JOIN wide_decimals w USING ({file}, {row})"
     key = [k for k in table.key if k in data_columns]
-    current = current_sql(f"({changes})", key) if key else multiset_sql(f"({changes})")
+    current = current_sql(f"({changes})", key, hidden) if key else multiset_sql(f"({changes})", hidden)
     db.execute(f"CREATE TABLE target AS {current}")
 
 

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from binlake.catalog.lake import Lake, LakeTable
+from binlake.catalog.sql import Bookkeeping
 
 
 def wide_decimal_columns(schema: pa.Schema, names: Sequence[str]) -> list[str]:
@@ -24,16 +25,17 @@ def decimal_text(value: object, scale: int) -> str | None:
     return None if value is None else f"{value:.{scale}f}"
 
 
-def wide_decimal_texts(lake: Lake, table: LakeTable, columns: Sequence[str]) -> pa.Table:
-    """(_file, _row, one text column per name of ``columns``) for every row of every file of ``table``."""
+def wide_decimal_texts(lake: Lake, table: LakeTable, columns: Sequence[str], names: Bookkeeping) -> pa.Table:
+    """(file name, row in the file, one text column per name of ``columns``) for every row of every file of
+    ``table``; the first two named as in the change log, by ``names``."""
     parts: list[pa.Table] = []
     for info in table.files:
         with lake.bucket.fs.open_input_file(lake.path(info)) as handle:
             data = pq.read_table(handle)
         present = [c for c in columns if c in data.column_names]
         arrays: dict[str, pa.Array] = {
-            "_file": pa.array([info.path.rpartition("/")[2]] * data.num_rows, pa.string()),
-            "_row": pa.array(range(data.num_rows), pa.int64()),
+            names.file: pa.array([info.path.rpartition("/")[2]] * data.num_rows, pa.string()),
+            names.row: pa.array(range(data.num_rows), pa.int64()),
         }
         for name in columns:
             if name in present:
@@ -42,5 +44,5 @@ def wide_decimal_texts(lake: Lake, table: LakeTable, columns: Sequence[str]) -> 
             else:
                 arrays[name] = pa.nulls(data.num_rows, pa.string())
         parts.append(pa.table(arrays))
-    empty = pa.schema([("_file", pa.string()), ("_row", pa.int64()), *((c, pa.string()) for c in columns)])
+    empty = pa.schema([(names.file, pa.string()), (names.row, pa.int64()), *((c, pa.string()) for c in columns)])
     return pa.concat_tables(parts) if parts else empty.empty_table()
