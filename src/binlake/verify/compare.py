@@ -204,7 +204,13 @@ def _load_target(
         replaced = ", ".join(f"w.{ident(n)} AS {ident(n)}" for n in wide)
         changes = f"SELECT c.* REPLACE ({replaced}) FROM ({changes}) c LEFT JOIN wide_decimals w USING ({file}, {row})"
     key = [k for k in table.key if k in data_columns]
-    current = current_sql(f"({changes})", key, hidden) if key else multiset_sql(f"({changes})", hidden)
+    # The commit-order column differs between a row's insert and its delete: a table without a key must
+    # not be grouped by it.
+    order = lake.settings.CdcCommitOrderColumnName if lake.settings.CdcCommitOrderColumnName in data_columns else ""
+    if key:
+        current = current_sql(f"({changes})", key, hidden, order_column=order)
+    else:
+        current = multiset_sql(f"({changes})", hidden, order)
     db.execute(f"CREATE TABLE target AS {current}")
 
 
