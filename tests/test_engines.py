@@ -787,3 +787,29 @@ def test_columns_named_like_the_bookkeeping_columns(
         assert result.exit_code == 0, result.stderr
     for name in ("ordered", "plain"):
         stop(binlake, name)
+
+
+def test_a_column_added_after_the_crawl_named_like_an_ordering_column(spark_starting: Future, tmp_path: Path) -> None:
+    """The views name their ordering columns at the crawl; a column the files gain later with one of those
+    names (``_FILE``, ``_row``, ``_is_cdc``, values that would reorder the changes) leaves the current state
+    exact: Spark leaves the column out, DuckDB shows it renamed, until a crawl names the ordering columns anew."""
+    import pyarrow as pa
+
+    from binlake.catalog.dialects import TableView, duckdb_views, spark_views
+
+    folder = tmp_path / "late"
+    folder.mkdir()
+    pq.write_table(pa.table({"id": pa.array([1, 2], pa.int32()), "x": [1, 2]}), folder / "LOAD00000001.parquet")
+    view = TableView(
+        "late_db", "late", str(folder), [pa.field("id", pa.int32()), pa.field("x", pa.int64())], ["id"], ""
+    )
+    spark = spark_starting.result()
+    run_script(spark, "\n".join(spark_views(view)))
+    duck = duckdb.connect()
+    duck.execute("\n".join(duckdb_views(view)))
+    changes = {"Op": ["U", "U", "D"], "id": pa.array([1, 1, 2], pa.int32()), "x": [10, 11, 2]}
+    late = {"_FILE": ["zzz", "aaa", "aaa"], "_row": [9, 8, 0], "_is_cdc": [True, False, False]}
+    pq.write_table(pa.table({**changes, **late}), folder / "20260116-000000001.parquet")
+    assert rows(spark.sql("SELECT * FROM late_db.late").collect()) == [(1, 11)]
+    assert duck.execute("SELECT id, x FROM late_db.late").fetchall() == [(1, 11)]
+    assert len(spark.sql("SELECT * FROM late_db.late__changes").collect()) == 5

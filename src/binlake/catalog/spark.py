@@ -7,9 +7,10 @@ folders, each file once) and ``pathGlobFilter``. A path in a view is listed agai
 files, new date folders and a reload's new LOAD files are read at once, with no ``REFRESH TABLE``.
 
 * ``<table>__files``: the files' rows, plus ``Op`` and the commit-order column as ``_binlake_op`` and
-  ``_binlake_order``. Before the first CDC file (and again right after a reload) no file has ``Op`` or the
-  commit-order column: the file query is a ``LATERAL`` subquery of a one-row relation of typed NULLs named like
-  them, so an absent column resolves to that NULL instead of failing the query.
+  ``_binlake_order`` (these and every bookkeeping name are the table's ``TableView.names``). Before the first
+  CDC file (and again right after a reload) no file has ``Op`` or the commit-order column: the file query is a
+  ``LATERAL`` subquery of a one-row relation of typed NULLs named like them, so an absent column resolves to
+  that NULL instead of failing the query.
 * ``<table>__changes``: ``Op`` (LOAD rows 'I'), every column of the files, ordering columns. Its column list
   is a quoted regular expression (``spark.sql.parser.quotedRegexColumnNames``, which the view captures at its
   creation; the script sets it around this view only) that takes every column but the bookkeeping ones, since
@@ -49,8 +50,8 @@ def path_literal(location: str) -> str:
 
 def ordering(names: Bookkeeping, order: str) -> str:
     """Newest first: CDC before LOAD, the commit-order column (NULL last), file name, row in the file."""
-    terms = [f"{bq(names.is_cdc)} DESC"] + ([f"{bq(names.order)} DESC NULLS LAST"] if order else [])
-    return ", ".join([*terms, f"{bq(names.file)} DESC", f"{bq(names.row)} DESC"])
+    terms = [f"{names.is_cdc} DESC"] + ([f"{names.order} DESC NULLS LAST"] if order else [])
+    return ", ".join([*terms, f"{names.file} DESC", f"{names.row} DESC"])
 
 
 def spark_statements(view: TableView) -> list[str]:
@@ -58,17 +59,17 @@ def spark_statements(view: TableView) -> list[str]:
     db = bq(view.database)
     files, changes = f"{db}.{bq(view.name + '__files')}", f"{db}.{bq(view.name + '__changes')}"
     order, names = view.order, view.names
-    op, order_value, file_name, row_index = (
-        bq(n) for n in (names.op, names.order_value, names.file_name, names.row_index)
-    )
+    # The bookkeeping names are plain identifiers, never quoted: a quoted name is a regular expression in
+    # the change log's statement.
+    op, order_value, file_name, row_index = names.op, names.order_value, names.file_name, names.row_index
     absent = ["CAST(NULL AS STRING) AS `Op`"] + ([f"CAST(NULL AS STRING) AS {bq(order)}"] if order else [])
     picked = [f"`Op` AS {op}"] + ([f"{bq(order)} AS {order_value}"] if order else [])
-    bookkeeping = ["Op", *([order] if order else []), names.op, names.order_value, names.file_name, names.row_index]
+    # A column added after the crawl named like an ordering column is left out until the next crawl.
+    bookkeeping = ["Op", *([order] if order else []), op, order_value, file_name, row_index]
+    bookkeeping += [names.is_cdc, names.file, names.row, names.order]
     others = "(?!(?:" + "|".join(regex_literal(n) for n in bookkeeping) + ")$).+"
-    order_out = f", {order_value} AS {bq(order)}, {order_value} AS {bq(names.order)}" if order else ""
-    hidden = ", ".join(
-        bq(n) for n in ["Op", *([order, names.order] if order else []), names.is_cdc, names.file, names.row]
-    )
+    order_out = f", {order_value} AS {bq(order)}, {order_value} AS {names.order}" if order else ""
+    hidden = ", ".join(["`Op`", *([bq(order), names.order] if order else []), names.is_cdc, names.file, names.row])
     statements = [
         f"CREATE DATABASE IF NOT EXISTS {db};",
         f"CREATE OR REPLACE VIEW {files} WITH SCHEMA EVOLUTION AS SELECT _binlake_f.* FROM "
@@ -77,11 +78,11 @@ def spark_statements(view: TableView) -> list[str]:
         f"FROM parquet.{bq(path_literal(view.location))} {READ}) AS _binlake_f;",
         f"SET {REGEX} = true;",
         f"CREATE OR REPLACE VIEW {changes} WITH SCHEMA EVOLUTION AS SELECT coalesce({op}, 'I') AS `Op`, "
-        f"{bq(others)}{order_out}, NOT startswith({file_name}, 'LOAD') AS {bq(names.is_cdc)}, "
-        f"{file_name} AS {bq(names.file)}, {row_index} AS {bq(names.row)} FROM {files};",
+        f"{bq(others)}{order_out}, NOT startswith({file_name}, 'LOAD') AS {names.is_cdc}, "
+        f"{file_name} AS {names.file}, {row_index} AS {names.row} FROM {files};",
         f"RESET {REGEX};",
     ]
-    rank, count, copy = bq(names.rank), bq(names.times), bq(names.copy)
+    rank, count, copy = names.rank, names.times, names.copy
     if view.key:
         partition = ", ".join(bq(k) for k in view.key)
         # A NULL key means the file lacks a key column the view was crawled with (renamed or dropped): fail.

@@ -74,8 +74,8 @@ def table_glob(location: str) -> str:
 def changes_sql(
     paths: Sequence[str], names: Bookkeeping, columns: Sequence[str] | None = None, order_column: str = ""
 ) -> str:
-    """The change log of one table: ``Op`` (LOAD rows are 'I'), its columns, and ordering columns named by
-    ``names``.
+    """The change log of one table: ``Op`` (LOAD rows are 'I'), ordering columns named by ``names``, and its
+    columns.
 
     With ``columns`` None the columns are the files' columns at query time (``*``), so a view of it shows a
     column added later. ``Op`` comes from a typed empty relation united by name with the files, so the SQL
@@ -89,10 +89,11 @@ def changes_sql(
         selected = ", ".join(ident(c) for c in columns)
     name = f"regexp_extract({ident(names.path)}, '[^/]+$')"
     typed = f", NULL::VARCHAR AS {ident(order_column)}" if order_column else ""
+    # The ordering columns come before the files' columns: a column added after the crawl with one of their
+    # names is then the one DuckDB renames (``_file_1``), and the order stays the view's own.
     return (
-        f'SELECT COALESCE("Op", \'I\') AS "Op", {selected}, '
-        f"NOT starts_with({name}, 'LOAD') AS {ident(names.is_cdc)}, {name} AS {ident(names.file)}, "
-        f"file_row_number AS {ident(names.row)} "
+        f"SELECT COALESCE(\"Op\", 'I') AS \"Op\", NOT starts_with({name}, 'LOAD') AS {ident(names.is_cdc)}, "
+        f"{name} AS {ident(names.file)}, file_row_number AS {ident(names.row)}, {selected} "
         f'FROM (SELECT NULL::VARCHAR AS "Op"{typed} WHERE false UNION ALL BY NAME SELECT * FROM read_parquet('
         f"{sources}, filename = {literal(names.path)}, file_row_number = true, union_by_name = true))"
     )
