@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 
 class Bookkeeping(NamedTuple):
-    """The names of the columns the views (and verify) add to a table's own: ``_is_cdc``, ``_file`` and
-    ``_row`` (the changes views' ordering columns), the Spark and Athena/Trino alias ``_order`` of the
-    commit-order column, and the inner columns of the SQL. ``bookkeeping`` gives them per table."""
+    """The names of the columns the views and verify add to a table's own: ``_is_cdc``, ``_file`` and ``_row``
+    (the changes views' ordering columns), the Spark and Athena/Trino alias ``_order`` of the commit-order
+    column, and the inner columns of the SQL. ``bookkeeping`` gives them per table."""
 
     is_cdc: str = "_is_cdc"
     file: str = "_file"
@@ -29,6 +29,9 @@ class Bookkeeping(NamedTuple):
     order_value: str = "_binlake_order"
     file_name: str = "_binlake_file"
     row_index: str = "_binlake_row"
+    hash: str = "_binlake_h"  # verify: a row's hash beside its key, the source's and the target's
+    in_source: str = "_in_source"
+    in_target: str = "_in_target"
 
 
 def bookkeeping(columns: Iterable[str]) -> Bookkeeping:
@@ -78,9 +81,10 @@ def changes_sql(
     columns.
 
     With ``columns`` None the columns are the files' columns at query time (``*``), so a view of it shows a
-    column added later. ``Op`` comes from a typed empty relation united by name with the files, so the SQL
-    binds whether or not any CDC file (the only files with ``Op``) exists yet; so does the commit-order
-    column ``order_column`` (CdcCommitOrderColumnName), NULL in LOAD rows.
+    column added later (renamed by DuckDB if it is named like an ordering column: ``_file_1``). ``Op`` comes
+    from a typed empty relation united by name with the files, so the SQL binds whether or not any CDC file
+    (the only files with ``Op``) exists yet; so does the commit-order column ``order_column``
+    (CdcCommitOrderColumnName), NULL in LOAD rows.
     """
     sources = "[" + ", ".join(literal(p) for p in paths) + "]"
     if columns is None:

@@ -21,19 +21,19 @@ from binlake.catalog.sql import ident
 from binlake.source.types import Column
 from binlake.verify.canonical import INTEGER_KINDS, Form, mariadb_quote, row_text_duckdb, row_text_mariadb
 
-HASH = "_binlake_h"
 FETCH_ROWS = 50_000
 
 
-def hash_schema(key: Sequence[Form]) -> pa.Schema:
-    return pa.schema([*(pa.field(f.name, pa.string()) for f in key), pa.field(HASH, pa.string())])
+def hash_schema(key: Sequence[Form], hash_name: str) -> pa.Schema:
+    """The key's canonical texts and the row hash, named ``hash_name`` (``Bookkeeping.hash``)."""
+    return pa.schema([*(pa.field(f.name, pa.string()) for f in key), pa.field(hash_name, pa.string())])
 
 
 def source_hashes(
-    conn: _mysql.connection, table: str, key: Sequence[Form], forms: Sequence[Form]
+    conn: _mysql.connection, table: str, key: Sequence[Form], forms: Sequence[Form], hash_name: str
 ) -> Iterator[pa.RecordBatch]:
     """(key's canonical texts, row hash) of every source row, computed by the server."""
-    schema = hash_schema(key)
+    schema = hash_schema(key, hash_name)
     selected = [*(f.source for f in key), f"SUBSTR(MD5({row_text_mariadb(forms)}), 1, 16)"]
     conn.query(f"SELECT {', '.join(selected)} FROM {table}")
     result = conn.use_result()
@@ -43,10 +43,10 @@ def source_hashes(
         yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def target_hashes_sql(relation: str, key: Sequence[Form], forms: Sequence[Form]) -> str:
+def target_hashes_sql(relation: str, key: Sequence[Form], forms: Sequence[Form], hash_name: str) -> str:
     """DuckDB SQL: (key's canonical texts, row hash) of every row of ``relation`` (the lake's current state)."""
     selected = [*(f"{f.target} AS {ident(f.name)}" for f in key), f"substr(md5({row_text_duckdb(forms)}), 1, 16)"]
-    return f"SELECT {', '.join(selected)} AS {HASH} FROM {relation}"
+    return f"SELECT {', '.join(selected)} AS {ident(hash_name)} FROM {relation}"
 
 
 def source_rows(conn: _mysql.connection, table: str, forms: Sequence[Form], where: str) -> list[tuple[str | None, ...]]:

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from binlake.catalog.lake import Lake, LakeTable, list_files
-from binlake.catalog.sql import bookkeeping, changes_sql, current_sql, ident, literal, multiset_sql
+from binlake.catalog.sql import Bookkeeping, bookkeeping, changes_sql, current_sql, ident, literal, multiset_sql
 from binlake.errors import BinlakeError
 from binlake.position import COMMITS_METADATA, BinlogPosition
 from binlake.source.connection import SourceAddress
@@ -38,7 +38,6 @@ from binlake.source.server import Source
 from binlake.source.types import Column
 from binlake.verify.canonical import Form, form, row_text_duckdb
 from binlake.verify.checksum import (
-    HASH,
     hash_schema,
     source_hash_filter,
     source_hashes,
@@ -122,6 +121,7 @@ def compare_table(
         by_name = {f.name: f for f in forms}
         key_forms = [(columns[k], by_name[k]) for k in key]
         source_table = plan.source.qualified
+        hidden = bookkeeping([*target_columns, *plan.target_names])
 
         # The target is merged and hashed by DuckDB's own threads while the source server hashes its rows.
         key_only = [f for _, f in key_forms]
@@ -129,12 +129,13 @@ def compare_table(
         loading: list[BaseException] = []
         loader = threading.Thread(
             target=_load_target_into,
-            args=(target_cursor, lake, table, position, target_columns, names, key_only, forms, loading),
+            args=(target_cursor, lake, table, position, target_columns, names, key_only, forms, hidden, loading),
         )
         loader.start()
         try:
-            hashes = source_hashes(raw, source_table, key_only, forms)
-            db.register("source_stream", pa.RecordBatchReader.from_batches(hash_schema(key_only), hashes))
+            hashes = source_hashes(raw, source_table, key_only, forms, hidden.hash)
+            schema = hash_schema(key_only, hidden.hash)
+            db.register("source_stream", pa.RecordBatchReader.from_batches(schema, hashes))
             db.execute("CREATE TABLE source_hashes AS SELECT * FROM source_stream")
             db.unregister("source_stream")
         finally:
@@ -145,9 +146,9 @@ def compare_table(
         ((result.source_rows,),) = db.execute("SELECT count(*) FROM source_hashes").fetchall()
         ((result.target_rows,),) = db.execute("SELECT count(*) FROM target_hashes").fetchall()
         if key_forms:
-            _compare_by_key(db, raw, result, source_table, forms, key_forms)
+            _compare_by_key(db, raw, result, source_table, forms, key_forms, hidden)
         else:
-            _compare_multisets(db, raw, result, source_table, forms)
+            _compare_multisets(db, raw, result, source_table, forms, hidden)
         return result
     finally:
         db.close()
@@ -163,11 +164,12 @@ def _load_target_into(
     names: list[str],
     key: list[Form],
     forms: list[Form],
+    hidden: Bookkeeping,
     errors: list[BaseException],
 ) -> None:
     try:
-        _load_target(db, lake, table, position, columns, names)
-        db.execute(f"CREATE TABLE target_hashes AS {target_hashes_sql('target', key, forms)}")
+        _load_target(db, lake, table, position, columns, names, hidden)
+        db.execute(f"CREATE TABLE target_hashes AS {target_hashes_sql('target', key, forms, hidden.hash)}")
     except BaseException as exc:  # handed to the comparing thread
         errors.append(exc)
 
@@ -179,6 +181,7 @@ def _load_target(
     position: BinlogPosition,
     columns: list[str],
     names: list[str],
+    hidden: Bookkeeping,
 ) -> None:
     data_columns = [c for c in columns if c != "Op"]
     paths = [lake.duckdb_path(info.path) for info in table.load_files]
@@ -189,7 +192,6 @@ def _load_target(
         selected = ", ".join(f"NULL AS {ident(n)}" for n in names)
         db.execute(f"CREATE TABLE target AS SELECT {selected} LIMIT 0")
         return
-    hidden = bookkeeping(columns)
     changes = changes_sql(paths, hidden, data_columns)
     file, row = ident(hidden.file), ident(hidden.row)
     limits = " UNION ALL ".join(f"SELECT {literal(p.rpartition('/')[2])} AS {file}, {n} AS _limit" for p, n in cuts)
@@ -221,13 +223,14 @@ def _compare_by_key(
     source_table: str,
     forms: list[Form],
     key_forms: list[tuple[Column, Form]],
+    hidden: Bookkeeping,
 ) -> None:
     """Rows joined by key; the first differing ones read again from both sides, column by column."""
     key = [f for _, f in key_forms]
     keys = ", ".join(ident(f.name) for f in key)
-    h = ident(HASH)
+    h, in_source, in_target = (ident(n) for n in (hidden.hash, hidden.in_source, hidden.in_target))
     db.execute(
-        f"CREATE TEMP TABLE differences AS SELECT {keys}, s.{h} AS _in_source, t.{h} AS _in_target "
+        f"CREATE TEMP TABLE differences AS SELECT {keys}, s.{h} AS {in_source}, t.{h} AS {in_target} "
         f"FROM source_hashes s FULL OUTER JOIN target_hashes t USING ({keys}) WHERE s.{h} IS DISTINCT FROM t.{h}"
     )
     ((result.differing_keys,),) = db.execute("SELECT count(*) FROM differences").fetchall()
@@ -249,10 +252,10 @@ def _compare_by_key(
     for row in first:
         key_values = row[: len(key)]
         example: dict[str, Any] = {"key": {f.name: f.show(v) for f, v in zip(key, key_values, strict=True)}}
-        in_source, in_target = row[len(key)] is not None, row[len(key) + 1] is not None
-        if not in_target:
+        found_in_source, found_in_target = row[len(key)] is not None, row[len(key) + 1] is not None
+        if not found_in_target:
             example["problem"] = "missing in target"
-        elif not in_source:
+        elif not found_in_source:
             example["problem"] = "not in source"
         else:
             example["problem"] = "values differ"
@@ -279,10 +282,15 @@ def _source_rows_by_key(
 
 
 def _compare_multisets(
-    db: duckdb.DuckDBPyConnection, raw: Any, result: TableComparison, source_table: str, forms: list[Form]
+    db: duckdb.DuckDBPyConnection,
+    raw: Any,
+    result: TableComparison,
+    source_table: str,
+    forms: list[Form],
+    hidden: Bookkeeping,
 ) -> None:
     """No key: the multisets of row hashes; the first differing rows read again from the side that has them."""
-    h = ident(HASH)
+    h = ident(hidden.hash)
     diff = (
         f"(SELECT {h}, 'source' AS side FROM (SELECT {h} FROM source_hashes EXCEPT ALL "
         f"SELECT {h} FROM target_hashes)) UNION ALL "
