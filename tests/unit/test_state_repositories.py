@@ -143,3 +143,14 @@ def test_events_and_metric_samples(store: StateStore) -> None:
     # Older than 150 s goes (1 row); of the rest only the newest row is kept (the two rows of t=200 go).
     assert samples.prune(store, TASK, older_than=150.0, keep=1) == 3
     assert raw(store, "SELECT time, name, value FROM metrics") == [(300.0, "CPUUtilization", 9.0)]
+
+
+def test_a_start_clears_the_previous_runs_read_position(store: StateStore) -> None:
+    """A restarted task (a reload's full load first) has not read the binlog yet: tests and the progress display
+    wait for this run's read position, not the one the last run left."""
+    tasks_api.update(store, TASK, cdc_read_position="mysql-bin.000003:4", status=TaskStatus.STOPPED.value)
+    assert tasks_api.claim(store, TASK, 4242)
+    assert raw(store, "SELECT status, pid, cdc_read_position FROM tasks WHERE identifier = ?", TASK) == [
+        (TaskStatus.STARTING.value, 4242, None)
+    ]
+    assert not tasks_api.claim(store, TASK, 4343)  # a running task is not claimed again

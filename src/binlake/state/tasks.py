@@ -147,11 +147,12 @@ def delete(store: StateStore, identifier: str) -> ReplicationTask:
 
 def claim(store: StateStore, identifier: str, pid: int) -> bool:
     """Mark the task starting for ``pid`` in one transaction, unless a process already runs it: two starts
-    cannot both win."""
+    cannot both win. The read position is this run's: empty until its CDC reads (a reload's full load comes
+    first, and a position left by the previous run would say CDC already runs)."""
     with store.transaction() as db:
         claimed = db.execute(
             "UPDATE tasks SET status = ?, pid = ?, desired_state = NULL, stop_reason = NULL, "
-            "last_failure_message = NULL, started_at = ?, stopped_at = NULL "
+            "last_failure_message = NULL, started_at = ?, stopped_at = NULL, cdc_read_position = NULL "
             f"WHERE identifier = ? AND status NOT IN ({', '.join('?' * len(ACTIVE_STATUSES))})",
             (TaskStatus.STARTING.value, pid, utcnow(), identifier, *ACTIVE_STATUSES),
         ).rowcount
