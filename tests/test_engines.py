@@ -152,8 +152,15 @@ def two_lakes(binlake: Binlake, admin, database: str, bucket: Path) -> None:
         f"unhex(lpad(hex(seq), 4, '0')) FROM `{database}`.seq_1_to_200",
         f"INSERT INTO `{database}`.visits VALUES ('a', 1), ('z', NULL)",
     )
-    dated = {"DatePartitionEnabled": True, "DatePartitionSequence": "DDMMYYYY"}
-    for name, extra in (("ordered", {"CdcCommitOrderColumnName": ORDER}), ("plain", dated)):
+    start_ordered_and_plain(
+        binlake, database, bucket, {"DatePartitionEnabled": True, "DatePartitionSequence": "DDMMYYYY"}
+    )
+
+
+def start_ordered_and_plain(binlake: Binlake, database: str, bucket: Path, plain: dict[str, object]) -> None:
+    """Two running CDC tasks of ``database``: ``ordered`` (lake bucket/ordered) writes the commit-order column,
+    ``plain`` (bucket/plain) has the target settings ``plain``."""
+    for name, extra in (("ordered", {"CdcCommitOrderColumnName": ORDER}), ("plain", plain)):
         settings = target_settings(bucket / name, CdcMaxBatchInterval=0.2, **extra)
         (bucket / name).mkdir()
         binlake.ok("create-endpoint", "--endpoint-identifier", name, "--endpoint-type", "target",
@@ -738,15 +745,7 @@ def test_columns_named_like_the_bookkeeping_columns(
         "PRIMARY KEY (`_binlake_h`, `_IN_SOURCE`, `_in_target`))",
         f"INSERT INTO {hashed} SELECT seq, seq, seq, seq FROM `{database}`.seq_1_to_10",
     )
-    for name, extra in (("ordered", {"CdcCommitOrderColumnName": ORDER}), ("plain", {})):
-        settings = target_settings(bucket / name, CdcMaxBatchInterval=0.2, **extra)
-        (bucket / name).mkdir()
-        binlake.ok("create-endpoint", "--endpoint-identifier", name, "--endpoint-type", "target",
-                   "--engine-name", "s3", "--s3-settings", settings)  # fmt: skip
-        create_cdc_task(binlake, name, database, target=name)
-        start_detached(binlake, name)
-    for name in ("ordered", "plain"):
-        wait_streaming(binlake, name)
+    start_ordered_and_plain(binlake, database, bucket, {})
     spark = spark_starting.result()
     for name in ("ordered", "plain"):
         run_script(spark, binlake.ok("crawl", "--replication-task-arn", name, "--database", f"{name}_db",

@@ -8,12 +8,11 @@ import time
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from binlake.cli.render import console
+from binlake.cli.start_task import REFRESH_SECONDS
 from binlake.engine.task import TaskRunner
 from binlake.monitor import metrics
 from binlake.state import tasks as tasks_api
 from binlake.state.store import StateStore
-
-REFRESH_SECONDS = 0.5
 
 
 def draw_progress(store: StateStore, runner: TaskRunner, worker: threading.Thread) -> None:

@@ -30,7 +30,7 @@ from binlake.state.store import StateStore
 
 COMMAND = "start-replication-task"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-REFRESH_SECONDS = 0.5
+REFRESH_SECONDS = 0.5  # how often the task thread is joined (and a progress display redrawn)
 # The options plain_command takes: option → field of StartCommand. ``--region`` is accepted and ignored.
 VALUE_OPTIONS = {
     "--replication-task-arn": "identifier",

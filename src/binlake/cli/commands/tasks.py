@@ -195,7 +195,7 @@ def start_replication_task(
         return
     show_progress = not quiet and output != Output.json and sys.stdout.isatty()
     task, shape = run_task(
-        cli.store,
+        store,
         replication_task_arn,
         start_replication_task_type,
         cdc_start_position,
