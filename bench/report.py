@@ -81,6 +81,14 @@ def memory_table(series: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def disk_reads_line(runs: list[dict[str, Any]]) -> list[str]:
+    """What the server read from disk during the runs above (0: it served every row from its buffer pool)."""
+    reads = [r["server_disk_reads"] for r in runs if "server_disk_reads" in r]
+    if not reads:
+        return []
+    return [f"InnoDB pages the server read from disk during a run above: at most {max(reads):,}.", ""]
+
+
 def markdown(result: dict[str, Any]) -> str:
     env = result["environment"]
     lines = [
@@ -96,8 +104,10 @@ def markdown(result: dict[str, Any]) -> str:
     if full:
         lines += [f"Full load of `orders`, {result['orders']:,} rows (12 columns), local Parquet:", ""]
         lines += contender_table("full load", "rows", "mariadb-client", full, result["orders"])
+        lines += disk_reads_line([r for runs in full.values() for r in runs])
     if result.get("memory_series"):
         lines += memory_table(result["memory_series"])
+        lines += disk_reads_line(result["memory_series"])
     for name, part in result.get("cdc", {}).items():
         w = part["workload"]
         changes = w["inserts"] + w["updates"] + w["deletes"]

@@ -96,7 +96,9 @@ class Bench:
         log(
             f"    {measured.seconds:.1f} s, {run['rate']:,}/s{' (subset)' if subset else ''}, peak RSS "
             f"{run['peak_rss_mib']:.0f} MiB, CPU {measured.cpu_seconds:.1f} s, load {measured.load_before:.1f}, "
-            f"others {measured.other_cores:.2f} cores{'' if ok else ' FAILED (see ' + str(extra.get('log')) + ')'}"
+            f"others {measured.other_cores:.2f} cores"
+            + (f", server disk reads {extra['server_disk_reads']:,}" if "server_disk_reads" in extra else "")
+            + ("" if ok else f" FAILED (see {extra.get('log')})")
         )
         return run
 
@@ -110,14 +112,17 @@ class Bench:
         log(f"  full load {contender} ({database}.{table}, {rows:,} rows) ...")
         env = contenders.contender_env(contender, run_dir)
         output = run_dir / "output.log"
+        reads_before = workload.disk_reads(self.server)
         measured = measure(cmd, output, self.server.pid, env, self.args.timeout, shell=isinstance(cmd, str))
+        server_disk_reads = workload.disk_reads(self.server) - reads_before
         written, parquet_bytes = contenders.parquet_rows(lake)
         ok = measured.returncode == 0 and (contender == "mariadb-client" or written == rows)
         if not self.args.keep_output:
             shutil.rmtree(lake, ignore_errors=True)
         return self.summary(
-            contender, measured, rows, subset, ok, waited, rows_written=written, parquet_bytes=parquet_bytes, log=output
-        )
+            contender, measured, rows, subset, ok, waited, rows_written=written, parquet_bytes=parquet_bytes,
+            server_disk_reads=server_disk_reads, log=output,
+        )  # fmt: skip
 
     def compare_full_load(self) -> dict[str, list[dict[str, Any]]]:
         log(f"full load: creating {DATABASE}.orders, {self.args.orders:,} rows")
