@@ -1,7 +1,8 @@
 """The data every benchmark reads: the full load's ``orders`` table and the CDC workloads written into the binlog.
 
 Full load: the guide's ``orders`` table (binlake.sample, 12 columns), and the first rows of it as a table of its
-own, for contenders too slow for the whole table in one run.
+own, for contenders too slow for the whole table in one run; both held whole in the server's buffer pool, so every
+contender reads them from memory (``warm``).
 
 CDC: a 12-column table shaped like the guide's ``orders`` (CHAR(36) UUID key, DECIMALs, DATETIME(6), ENUM, TEXT,
 VARCHAR, INT), rows computed by the server from MariaDB's SEQUENCE engine, and two ways of changing it:
