@@ -28,7 +28,7 @@ class S3Settings:
     DataFormat: str = "parquet"
     """parquet or csv."""
     CompressionType: str = "NONE"
-    """NONE or GZIP. Parquet with NONE is written with Snappy, as DMS does."""
+    """NONE or GZIP. Parquet with NONE is written with Snappy (DMS writes it uncompressed: docs/contract.md)."""
     IncludeOpForFullLoad: bool = False
     """Write the Op column (always 'I') in LOAD files too."""
     TimestampColumnName: str = ""
